@@ -1,0 +1,342 @@
+#!/usr/bin/env bash
+#
+# decode_bench.sh
+#    Decoding benchmark: wal2proto against the logical decoding output
+#    plugins that PostgreSQL and Debian ship (pgoutput, test_decoding,
+#    wal2json, decoderbufs), on one workload, in one throw-away cluster.
+#
+# Every plugin gets its own slot, created before the workload, so every slot
+# decodes exactly the same WAL.  For each plugin configuration the script
+# then measures, as the median of BENCH_RUNS runs:
+#
+#  (a) the SQL interface: pg_logical_slot_peek_binary_changes() over the whole
+#      workload, timed inside the server (bench_peek() in setup.sql); peeking
+#      does not consume the slot, so the same slot serves every run;
+#  (b) streaming: pg_recvlogical --start --endpos=<end of workload> into
+#      /dev/null, timed as wall-clock time of the client; streaming consumes
+#      the slot, so each run uses a fresh copy of the untouched template slot
+#      (pg_copy_logical_replication_slot).
+#
+# It prints a Markdown table and writes it, with the environment, to
+# bench/results/decode-<UTC date>.md.  See bench/README.md.
+#
+# Usage: bench/decode_bench.sh        (as root, or as a user that may run
+#                                      initdb; root runs the server as the
+#                                      postgres OS user)
+#
+# Environment:
+#   BENCH_PORT         TCP port of the temporary cluster (default 55440)
+#   BENCH_ROWS         rows inserted, updated and deleted (default 200000)
+#   BENCH_TXN          rows per transaction (default 1000)
+#   BENCH_RUNS         runs per measurement, median reported (default 3)
+#   BENCH_BATCH_BYTES  wal2proto batch-bytes values measured besides the
+#                      default and 0 (default "16384 65536 262144")
+#   BENCH_ONLY         extended regex: measure only configurations whose
+#                      label matches (default: all)
+#   BENCH_RESULTS      results file (default bench/results/decode-<date>.md;
+#                      "-" for none)
+#   BENCH_KEEP         1: leave the cluster's temp dir in place at the end
+#   PG_CONFIG          pg_config of the PostgreSQL to use (default pg_config)
+
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+
+PG_CONFIG=${PG_CONFIG:-pg_config}
+BINDIR=$("$PG_CONFIG" --bindir)
+PKGLIBDIR=$("$PG_CONFIG" --pkglibdir)
+PORT=${BENCH_PORT:-55440}
+ROWS=${BENCH_ROWS:-200000}
+TXN=${BENCH_TXN:-1000}
+RUNS=${BENCH_RUNS:-3}
+BATCH_BYTES=${BENCH_BATCH_BYTES:-16384 65536 262144}
+ONLY=${BENCH_ONLY:-}
+DATE=$(date -u +%Y-%m-%d)
+RESULTS=${BENCH_RESULTS:-$here/results/decode-$DATE.md}
+
+CHANGES=$((3 * ROWS))
+NTXN=$((3 * ((ROWS + TXN - 1) / TXN)))
+
+log() { printf '%s %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+# ---------------------------------------------------------------------------
+# The temporary cluster.  initdb and postgres refuse to run as root, so root
+# runs them as the postgres OS user; anyone else runs them as themselves.
+# Clients connect as database user "postgres" over the unix socket in the
+# temp dir (trust authentication, local only).
+# ---------------------------------------------------------------------------
+
+if [ "$(id -u)" = 0 ]; then
+    SERVER_USER=postgres
+    as_server() { runuser -u "$SERVER_USER" -- "$@"; }
+else
+    SERVER_USER=$(id -un)
+    as_server() { "$@"; }
+fi
+
+TMPDIR_BENCH=$(mktemp -d "${TMPDIR:-/tmp}/wal2proto-bench.XXXXXX")
+chmod 755 "$TMPDIR_BENCH"
+[ "$(id -u)" = 0 ] && chown "$SERVER_USER" "$TMPDIR_BENCH"
+DATADIR=$TMPDIR_BENCH/data
+SOCKDIR=$TMPDIR_BENCH/sock
+SERVER_LOG=$TMPDIR_BENCH/server.log
+
+cleanup() {
+    if [ -f "$DATADIR/postmaster.pid" ]; then
+        as_server "$BINDIR/pg_ctl" -D "$DATADIR" -m immediate -w stop \
+            >/dev/null 2>&1 || true
+    fi
+    if [ "${BENCH_KEEP:-0}" = 1 ]; then
+        log "kept $TMPDIR_BENCH"
+    else
+        rm -rf "$TMPDIR_BENCH"
+    fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# The plugins this machine has; the benchmark measures whichever exist.
+have_plugin() { [ -f "$PKGLIBDIR/$1.so" ]; }
+plugins="pgoutput, test_decoding"
+for p in wal2proto wal2json decoderbufs; do
+    if have_plugin "$p"; then
+        plugins="$p, $plugins"
+    else
+        log "note: $PKGLIBDIR/$p.so not found; $p is not measured"
+    fi
+done
+
+start_cluster() {
+    as_server mkdir -p "$SOCKDIR"
+    as_server "$BINDIR/initdb" -D "$DATADIR" -U postgres -A trust \
+        --no-sync -E UTF8 --locale=C >/dev/null
+    # Durability is off: the workload only has to produce WAL, and what is
+    # measured is decoding it.  Autovacuum and checkpoints would only add
+    # noise to the timings.
+    as_server tee -a "$DATADIR/postgresql.conf" >/dev/null <<EOF
+listen_addresses = '127.0.0.1'
+port = $PORT
+unix_socket_directories = '$SOCKDIR'
+wal_level = logical
+max_replication_slots = 20
+max_wal_senders = 10
+output_plugin_libraries = '$plugins'
+shared_buffers = 512MB
+max_wal_size = 8GB
+checkpoint_timeout = 1h
+fsync = off
+full_page_writes = off
+autovacuum = off
+EOF
+    as_server "$BINDIR/pg_ctl" -D "$DATADIR" -l "$SERVER_LOG" -w start \
+        >/dev/null || { cat "$SERVER_LOG" >&2; die "server did not start"; }
+}
+
+PSQL=("$BINDIR/psql" -X -q -v ON_ERROR_STOP=1 -h "$SOCKDIR" -p "$PORT"
+      -U postgres -d postgres)
+# decoderbufs announces every start-up with an INFO message, which reaches
+# the client whatever client_min_messages says: keep the stderr of clients
+# aside and show it only when they fail.
+CLIENT_ERR=$TMPDIR_BENCH/client.err
+quiet() {
+    "$@" 2>"$CLIENT_ERR" || { cat "$CLIENT_ERR" >&2; return 1; }
+}
+sql() { quiet "${PSQL[@]}" -At -c "$1"; }
+
+# ---------------------------------------------------------------------------
+# Configurations measured: label | template slot | options (name=value ...)
+# ---------------------------------------------------------------------------
+
+configs=()
+if have_plugin wal2proto; then
+    configs+=("wal2proto (defaults)|bench_wal2proto|")
+    configs+=("wal2proto batch-bytes=0|bench_wal2proto|batch-bytes=0")
+    for bb in $BATCH_BYTES; do
+        configs+=("wal2proto batch-bytes=$bb|bench_wal2proto|batch-bytes=$bb")
+    done
+fi
+configs+=("pgoutput proto_version 1|bench_pgoutput|proto_version=1 publication_names=bench_pub")
+configs+=("test_decoding|bench_test_decoding|")
+if have_plugin wal2json; then
+    configs+=("wal2json format-version 1|bench_wal2json|format-version=1")
+    configs+=("wal2json format-version 2|bench_wal2json|format-version=2")
+fi
+if have_plugin decoderbufs; then
+    configs+=("decoderbufs|bench_decoderbufs|")
+fi
+ANCHOR="write-nothing anchor (pgoutput, empty publication)"
+configs+=("$ANCHOR|bench_pgoutput|proto_version=1 publication_names=bench_none")
+
+if [ -n "$ONLY" ]; then
+    selected=()
+    for c in "${configs[@]}"; do
+        # pgoutput is the reference of every ratio: always measure it.
+        if [[ ${c%%|*} =~ $ONLY || ${c%%|*} == "pgoutput proto_version 1" ]]; then
+            selected+=("$c")
+        fi
+    done
+    configs=("${selected[@]}")
+fi
+
+# Options as the SQL functions' text array, and as pg_recvlogical flags.
+sql_options() {
+    local out="" kv
+    for kv in $1; do
+        out+="${out:+,}'${kv%%=*}','${kv#*=}'"
+    done
+    printf 'ARRAY[%s]::text[]' "$out"
+}
+recv_options() {
+    local kv
+    for kv in $1; do
+        printf -- '-o\n%s\n' "$kv"
+    done
+}
+
+median() { sort -g | awk '{ v[NR] = $1 } END {
+    if (NR == 0) { print "nan"; exit }
+    if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+# ---------------------------------------------------------------------------
+# Set up, create the slots, run the workload.
+# ---------------------------------------------------------------------------
+
+t_begin=$(date +%s)
+log "cluster in $TMPDIR_BENCH, port $PORT"
+start_cluster
+"${PSQL[@]}" -f "$here/setup.sql"
+
+for c in "${configs[@]}"; do
+    IFS='|' read -r label slot opts <<<"$c"
+    plugin=${slot#bench_}
+    if [ "$(sql "SELECT count(*) FROM pg_replication_slots WHERE slot_name = '$slot'")" = 0 ]; then
+        sql "SELECT pg_create_logical_replication_slot('$slot', '$plugin')" >/dev/null
+    fi
+done
+
+log "workload: $ROWS inserts, updates, deletes in transactions of $TXN rows"
+t0=$(date +%s.%N)
+"${PSQL[@]}" -v rows="$ROWS" -v txn="$TXN" -f "$here/workload.sql" >/dev/null
+END_LSN=$(sql "SELECT pg_current_wal_insert_lsn()")
+# The SQL interface decodes only WAL that is flushed.
+sql "SELECT pg_switch_wal()" >/dev/null
+until [ "$(sql "SELECT pg_current_wal_flush_lsn() >= '$END_LSN'")" = t ]; do
+    sleep 0.1
+done
+t1=$(date +%s.%N)
+wal_bytes=$(sql "SELECT pg_wal_lsn_diff('$END_LSN', min(restart_lsn))::bigint FROM pg_replication_slots")
+log "workload done in $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s, end LSN $END_LSN, $((wal_bytes / 1048576)) MB of WAL"
+# Read the WAL once so that the first timed run does not pay for the page
+# cache alone.
+sql "SELECT count(*) FROM pg_logical_slot_peek_binary_changes('bench_test_decoding', NULL, NULL)" >/dev/null
+
+declare -A sql_secs writes bytes stream_secs
+
+# (a) SQL interface.  Rounds go over every configuration in turn so that a
+# slow spell of the machine does not land on one plugin only.
+for ((r = 1; r <= RUNS; r++)); do
+    for i in "${!configs[@]}"; do
+        IFS='|' read -r label slot opts <<<"${configs[$i]}"
+        out=$(sql "SELECT secs, writes, bytes FROM bench_peek('$slot', $(sql_options "$opts"))")
+        IFS='|' read -r secs w b <<<"$out"
+        log "sql    run $r  $label: $secs s, $w writes, $b bytes"
+        sql_secs[$i]+="$secs "
+        if [ -n "${writes[$i]:-}" ] && [ "${writes[$i]}" != "$w" -o "${bytes[$i]}" != "$b" ]; then
+            die "$label: output differs between runs ($w/$b vs ${writes[$i]}/${bytes[$i]})"
+        fi
+        writes[$i]=$w
+        bytes[$i]=$b
+    done
+done
+
+# Sanity checks that need no knowledge of the formats: test_decoding writes
+# one row per change plus BEGIN and COMMIT; the anchor writes nothing; every
+# other configuration writes something.
+for i in "${!configs[@]}"; do
+    IFS='|' read -r label slot opts <<<"${configs[$i]}"
+    case $label in
+        test_decoding)
+            [ "${writes[$i]}" = $((CHANGES + 2 * NTXN)) ] ||
+                die "test_decoding wrote ${writes[$i]} rows, expected $((CHANGES + 2 * NTXN))" ;;
+        "$ANCHOR")
+            [ "${writes[$i]}" = 0 ] || die "the anchor wrote ${writes[$i]} rows" ;;
+        *)
+            [ "${writes[$i]}" -gt 0 ] || die "$label wrote nothing" ;;
+    esac
+done
+
+# (b) Streaming through a walsender into pg_recvlogical.
+for ((r = 1; r <= RUNS; r++)); do
+    for i in "${!configs[@]}"; do
+        IFS='|' read -r label slot opts <<<"${configs[$i]}"
+        sql "SELECT pg_copy_logical_replication_slot('$slot', 'bench_run')" >/dev/null
+        mapfile -t oflags < <(recv_options "$opts")
+        t0=$(date +%s.%N)
+        quiet "$BINDIR/pg_recvlogical" -h "$SOCKDIR" -p "$PORT" -U postgres \
+            -d postgres -S bench_run --start --endpos="$END_LSN" --no-loop \
+            -f /dev/null "${oflags[@]}"
+        t1=$(date +%s.%N)
+        # pg_recvlogical confirms what it has received before it exits, so
+        # the copy must have reached the end of the workload.
+        reached=$(sql "SELECT confirmed_flush_lsn >= '$END_LSN' FROM pg_replication_slots WHERE slot_name = 'bench_run'")
+        sql "SELECT pg_drop_replication_slot('bench_run')" >/dev/null
+        [ "$reached" = t ] || die "$label: pg_recvlogical stopped before $END_LSN"
+        secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
+        log "stream run $r  $label: $secs s"
+        stream_secs[$i]+="$secs "
+    done
+done
+
+# ---------------------------------------------------------------------------
+# Report.
+# ---------------------------------------------------------------------------
+
+ref=""
+for i in "${!configs[@]}"; do
+    [[ ${configs[$i]} == "pgoutput proto_version 1|"* ]] && ref=$i
+done
+ref_sql=$(tr ' ' '\n' <<<"${sql_secs[$ref]}" | grep . | median)
+ref_stream=$(tr ' ' '\n' <<<"${stream_secs[$ref]}" | grep . | median)
+
+report=$TMPDIR_BENCH/report.md
+{
+    echo "# Decoding benchmark, $DATE"
+    echo
+    echo "Workload: $ROWS inserts, $ROWS updates (n, t, amount, ts, doc), $ROWS deletes of"
+    echo "\`bench_t (id bigint primary key, n int, t text, amount numeric(14,4), ts timestamptz,"
+    echo "flag bool, doc jsonb, b bytea, u uuid)\`, in transactions of $TXN rows: $CHANGES changes,"
+    echo "$((wal_bytes / 1048576)) MB of WAL. Median of $RUNS runs. Ratios are to pgoutput"
+    echo "(lower is faster); \"writes\" is the number of rows (plugin writes) the SQL interface returned."
+    echo
+    echo "| plugin | SQL s | SQL changes/s | bytes/change | SQL ratio to pgoutput | streamed s | streamed ratio to pgoutput | writes |"
+    echo "|---|---:|---:|---:|---:|---:|---:|---:|"
+    for i in "${!configs[@]}"; do
+        IFS='|' read -r label slot opts <<<"${configs[$i]}"
+        s=$(tr ' ' '\n' <<<"${sql_secs[$i]}" | grep . | median)
+        st=$(tr ' ' '\n' <<<"${stream_secs[$i]}" | grep . | median)
+        awk -v label="$label" -v s="$s" -v st="$st" -v rs="$ref_sql" \
+            -v rst="$ref_stream" -v b="${bytes[$i]}" -v w="${writes[$i]}" \
+            -v n="$CHANGES" 'BEGIN {
+            printf "| %s | %.2f | %.0f | %.1f | %.2f | %.2f | %.2f | %d |\n",
+                label, s, n / s, b / n, s / rs, st, st / rst, w }'
+    done
+    echo
+    echo "Environment: PostgreSQL $("$BINDIR/postgres" --version | awk '{ print $3 }'),"
+    echo "$(nproc) cores ($(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)),"
+    versions=""
+    for pkg in wal2json decoderbufs; do
+        v=$(dpkg-query -W -f='${Version}' "postgresql-$("$PG_CONFIG" --version | awk '{ split($2, a, "."); print a[1] }')-$pkg" 2>/dev/null || true)
+        [ -n "$v" ] && versions+="$pkg $v, "
+    done
+    rev=$(git -C "$here" rev-parse --short HEAD 2>/dev/null || echo unknown)
+    echo "${versions}wal2proto at commit $rev."
+    echo "Total benchmark time $(( $(date +%s) - t_begin )) s."
+} >"$report"
+
+cat "$report"
+if [ "$RESULTS" != - ]; then
+    mkdir -p "$(dirname "$RESULTS")"
+    cp "$report" "$RESULTS"
+    log "wrote $RESULTS"
+fi
