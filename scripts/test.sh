@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# test.sh
+#    The whole test suite: install the build dependencies, build and install
+#    the plugin, run the pg_regress/isolation suites, build the C++ code and
+#    run its tests (ctest).  Exits non-zero on the first failure.
+#
+#    Usage: sudo scripts/test.sh
+#
+#    Run as root on a Debian 12 machine (packages are installed and the
+#    plugin goes into the PostgreSQL installation); every server it needs is
+#    started by the tests themselves on 127.0.0.1 and stopped afterwards.
+#    Environment: PG_CONFIG picks the installation; BUILD_DIR (default
+#    build/) is the CMake build directory; CTEST_PARALLEL_LEVEL is honoured.
+
+set -euo pipefail
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$repo"
+build_dir=${BUILD_DIR:-$repo/build}
+jobs=$(nproc 2>/dev/null || echo 2)
+
+step()
+{
+	echo
+	echo "=== test.sh: $*"
+}
+
+step "dependencies"
+scripts/install-deps.sh
+
+step "build and install the plugin"
+make -j"$jobs"
+make install
+
+step "pg_regress and isolation suites"
+make regress
+
+step "configure and build the C++ code in $build_dir"
+cmake -S "$repo" -B "$build_dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo
+cmake --build "$build_dir" -j"$jobs"
+
+step "ctest"
+cd "$build_dir"
+exec ctest --output-on-failure
