@@ -915,9 +915,9 @@ w2p_render_uuid(StringInfo out, const uint8 *data, int len)
 
 /*
  * A proto string: UTF-8 on the wire, converted to the database encoding
- * (the encoding jsonb text is in) and escaped.  A NUL byte is rejected with
- * the invalid UTF-8: PostgreSQL text cannot hold it, so the plugin never
- * writes one.
+ * (the encoding jsonb text is in) and escaped.  A zero byte is valid UTF-8
+ * but is rejected too: PostgreSQL text (and jsonb) cannot hold it, so the
+ * plugin never writes one.
  */
 static void
 w2p_render_string(const W2PInput *in, StringInfo out, const W2PField *field,
@@ -927,6 +927,12 @@ w2p_render_string(const W2PInput *in, StringInfo out, const W2PField *field,
 	char	   *copy;
 	char	   *converted;
 
+	if (memchr(s, '\0', len) != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("invalid wal2proto batch"),
+				 errdetail("String field \"%s\" at byte offset %d contains a zero byte, which text cannot hold.",
+						   field->name, w2p_offset(in, data))));
 	if (pg_encoding_verifymbstr(PG_UTF8, s, len) != len)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),
