@@ -20,22 +20,23 @@
 # It prints a Markdown table and writes it, with the environment, to
 # bench/results/decode-<UTC date>.md.  See bench/README.md.
 #
-# Usage: bench/decode_bench.sh        (as root, or as a user that may run
-#                                      initdb; root runs the server as the
-#                                      postgres OS user)
+# Usage: bench/decode_bench.sh   (as root, which runs the server as the
+#                                 postgres OS user, or as any user that may
+#                                 run initdb)
 #
 # Environment:
 #   BENCH_PORT         TCP port of the temporary cluster (default 55440)
 #   BENCH_ROWS         rows inserted, updated and deleted (default 200000)
 #   BENCH_TXN          rows per transaction (default 1000)
-#   BENCH_RUNS         runs per measurement, median reported (default 3)
+#   BENCH_RUNS         runs per measurement, median reported (default 5)
 #   BENCH_BATCH_BYTES  wal2proto batch-bytes values measured besides the
 #                      default and 0 (default "16384 65536 262144")
 #   BENCH_ONLY         extended regex: measure only configurations whose
 #                      label matches (default: all)
 #   BENCH_RESULTS      results file (default bench/results/decode-<date>.md;
 #                      "-" for none)
-#   BENCH_KEEP         1: leave the cluster's temp dir in place at the end
+#   BENCH_KEEP         1: leave the cluster running at the end (stop it with
+#                      scripts/pgcluster.sh stop DIR)
 #   PG_CONFIG          pg_config of the PostgreSQL to use (default pg_config)
 
 set -euo pipefail
@@ -48,7 +49,7 @@ PKGLIBDIR=$("$PG_CONFIG" --pkglibdir)
 PORT=${BENCH_PORT:-55440}
 ROWS=${BENCH_ROWS:-200000}
 TXN=${BENCH_TXN:-1000}
-RUNS=${BENCH_RUNS:-3}
+RUNS=${BENCH_RUNS:-5}
 BATCH_BYTES=${BENCH_BATCH_BYTES:-16384 65536 262144}
 ONLY=${BENCH_ONLY:-}
 DATE=$(date -u +%Y-%m-%d)
@@ -61,84 +62,53 @@ log() { printf '%s %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
 # ---------------------------------------------------------------------------
-# The temporary cluster.  initdb and postgres refuse to run as root, so root
-# runs them as the postgres OS user; anyone else runs them as themselves.
-# Clients connect as database user "postgres" over the unix socket in the
-# temp dir (trust authentication, local only).
+# The temporary cluster, from scripts/pgcluster.sh: run by an unprivileged OS
+# user, superuser "postgres", trust authentication, a unix socket in its
+# directory.  The workload only has to produce WAL; what is measured is
+# decoding it, so autovacuum and checkpoints, which would only add noise to
+# the timings, are kept out of the way.
 # ---------------------------------------------------------------------------
 
-if [ "$(id -u)" = 0 ]; then
-    SERVER_USER=postgres
-    as_server() { runuser -u "$SERVER_USER" -- "$@"; }
-else
-    SERVER_USER=$(id -un)
-    as_server() { "$@"; }
-fi
+# shellcheck source=../scripts/pgcluster.sh
+source "$here/../scripts/pgcluster.sh"
 
-TMPDIR_BENCH=$(mktemp -d "${TMPDIR:-/tmp}/wal2proto-bench.XXXXXX")
-chmod 755 "$TMPDIR_BENCH"
-[ "$(id -u)" = 0 ] && chown "$SERVER_USER" "$TMPDIR_BENCH"
-DATADIR=$TMPDIR_BENCH/data
-SOCKDIR=$TMPDIR_BENCH/sock
-SERVER_LOG=$TMPDIR_BENCH/server.log
+# Scratch space of this script (client output, the report).
+SCRATCH=$(mktemp -d "${TMPDIR:-/tmp}/wal2proto-bench.XXXXXX")
 
 cleanup() {
-    if [ -f "$DATADIR/postmaster.pid" ]; then
-        as_server "$BINDIR/pg_ctl" -D "$DATADIR" -m immediate -w stop \
-            >/dev/null 2>&1 || true
+    if [ -n "${PGCLUSTER_DIR:-}" ]; then
+        if [ "${BENCH_KEEP:-0}" = 1 ]; then
+            log "kept the cluster in $PGCLUSTER_DIR (port $PORT)"
+        else
+            pgcluster_stop
+        fi
     fi
-    if [ "${BENCH_KEEP:-0}" = 1 ]; then
-        log "kept $TMPDIR_BENCH"
-    else
-        rm -rf "$TMPDIR_BENCH"
-    fi
+    rm -rf "$SCRATCH"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # The plugins this machine has; the benchmark measures whichever exist.
 have_plugin() { [ -f "$PKGLIBDIR/$1.so" ]; }
-plugins="pgoutput, test_decoding"
 for p in wal2proto wal2json decoderbufs; do
-    if have_plugin "$p"; then
-        plugins="$p, $plugins"
-    else
-        log "note: $PKGLIBDIR/$p.so not found; $p is not measured"
-    fi
+    have_plugin "$p" || log "note: $PKGLIBDIR/$p.so not found; $p is not measured"
 done
 
 start_cluster() {
-    as_server mkdir -p "$SOCKDIR"
-    as_server "$BINDIR/initdb" -D "$DATADIR" -U postgres -A trust \
-        --no-sync -E UTF8 --locale=C >/dev/null
-    # Durability is off: the workload only has to produce WAL, and what is
-    # measured is decoding it.  Autovacuum and checkpoints would only add
-    # noise to the timings.
-    as_server tee -a "$DATADIR/postgresql.conf" >/dev/null <<EOF
-listen_addresses = '127.0.0.1'
-port = $PORT
-unix_socket_directories = '$SOCKDIR'
-wal_level = logical
-max_replication_slots = 20
-max_wal_senders = 10
-output_plugin_libraries = '$plugins'
-shared_buffers = 512MB
-max_wal_size = 8GB
-checkpoint_timeout = 1h
-fsync = off
-full_page_writes = off
-autovacuum = off
-EOF
-    as_server "$BINDIR/pg_ctl" -D "$DATADIR" -l "$SERVER_LOG" -w start \
-        >/dev/null || { cat "$SERVER_LOG" >&2; die "server did not start"; }
+    pgcluster_start "$PORT" \
+        'shared_buffers = 512MB' \
+        'max_wal_size = 8GB' \
+        'checkpoint_timeout = 1h' \
+        'autovacuum = off' || die "could not start the cluster"
+    SOCKDIR=$PGCLUSTER_SOCKDIR
+    PSQL=("$BINDIR/psql" -X -q -v ON_ERROR_STOP=1 -h "$SOCKDIR" -p "$PORT"
+          -U postgres -d postgres)
 }
 
-PSQL=("$BINDIR/psql" -X -q -v ON_ERROR_STOP=1 -h "$SOCKDIR" -p "$PORT"
-      -U postgres -d postgres)
 # decoderbufs announces every start-up with an INFO message, which reaches
 # the client whatever client_min_messages says: keep the stderr of clients
 # aside and show it only when they fail.
-CLIENT_ERR=$TMPDIR_BENCH/client.err
+CLIENT_ERR=$SCRATCH/client.err
 quiet() {
     "$@" 2>"$CLIENT_ERR" || { cat "$CLIENT_ERR" >&2; return 1; }
 }
@@ -203,8 +173,8 @@ median() { sort -g | awk '{ v[NR] = $1 } END {
 # ---------------------------------------------------------------------------
 
 t_begin=$(date +%s)
-log "cluster in $TMPDIR_BENCH, port $PORT"
 start_cluster
+log "cluster in $PGCLUSTER_DIR, port $PORT"
 "${PSQL[@]}" -f "$here/setup.sql"
 
 for c in "${configs[@]}"; do
@@ -299,7 +269,7 @@ done
 ref_sql=$(tr ' ' '\n' <<<"${sql_secs[$ref]}" | grep . | median)
 ref_stream=$(tr ' ' '\n' <<<"${stream_secs[$ref]}" | grep . | median)
 
-report=$TMPDIR_BENCH/report.md
+report=$SCRATCH/report.md
 {
     echo "# Decoding benchmark, $DATE"
     echo
@@ -318,7 +288,7 @@ report=$TMPDIR_BENCH/report.md
         awk -v label="$label" -v s="$s" -v st="$st" -v rs="$ref_sql" \
             -v rst="$ref_stream" -v b="${bytes[$i]}" -v w="${writes[$i]}" \
             -v n="$CHANGES" 'BEGIN {
-            printf "| %s | %.2f | %.0f | %.1f | %.2f | %.2f | %.2f | %d |\n",
+            printf "| %s | %.3f | %.0f | %.1f | %.2f | %.3f | %.2f | %d |\n",
                 label, s, n / s, b / n, s / rs, st, st / rst, w }'
     done
     echo
