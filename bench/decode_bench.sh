@@ -176,6 +176,10 @@ t_begin=$(date +%s)
 start_cluster
 log "cluster in $PGCLUSTER_DIR, port $PORT"
 "${PSQL[@]}" -f "$here/setup.sql"
+# wal2proto.to_json() reads wal2proto's output back for the check below.
+if have_plugin wal2proto; then
+    sql "CREATE EXTENSION wal2proto" >/dev/null
+fi
 
 for c in "${configs[@]}"; do
     IFS='|' read -r label slot opts <<<"$c"
@@ -234,6 +238,31 @@ for i in "${!configs[@]}"; do
         *)
             [ "${writes[$i]}" -gt 0 ] || die "$label wrote nothing" ;;
     esac
+done
+
+# wal2proto's writes must hold every change, whatever the batching: count
+# the messages of each kind with wal2proto.to_json() (untimed).  With
+# batch-bytes=0 every message is a write of its own.
+for i in "${!configs[@]}"; do
+    IFS='|' read -r label slot opts <<<"${configs[$i]}"
+    [ "$slot" = bench_wal2proto ] || continue
+    counts=$(sql "SELECT count(*) FILTER (WHERE m ? 'begin') || ' ' ||
+                         count(*) FILTER (WHERE m ? 'relation') || ' ' ||
+                         count(*) FILTER (WHERE m ? 'insert') || ' ' ||
+                         count(*) FILTER (WHERE m ? 'update') || ' ' ||
+                         count(*) FILTER (WHERE m ? 'delete') || ' ' ||
+                         count(*) FILTER (WHERE m ? 'commit') || ' ' ||
+                         count(*)
+                    FROM pg_logical_slot_peek_binary_changes('$slot', NULL, NULL,
+                             VARIADIC $(sql_options "$opts")) AS c,
+                         jsonb_array_elements(wal2proto.to_json(c.data) -> 'messages') AS m")
+    expected="$NTXN 1 $ROWS $ROWS $ROWS $NTXN $((CHANGES + 2 * NTXN + 1))"
+    log "check  $label: begin relation insert update delete commit all = $counts"
+    [ "$counts" = "$expected" ] ||
+        die "$label: wrong messages (expected $expected)"
+    if [[ " $opts " == *" batch-bytes=0 "* ]] && [ "${writes[$i]}" != "${counts##* }" ]; then
+        die "$label: ${writes[$i]} writes for ${counts##* } messages"
+    fi
 done
 
 # (b) Streaming through a walsender into pg_recvlogical.
