@@ -40,6 +40,7 @@
 #   PG_CONFIG          pg_config of the PostgreSQL to use (default pg_config)
 
 set -euo pipefail
+export LC_ALL=C
 
 here=$(cd "$(dirname "$0")" && pwd)
 
