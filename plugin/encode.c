@@ -155,6 +155,8 @@ kind_of(Oid typoid)
 			return W2P_KIND_TEXT;
 		case NAMEOID:
 			return W2P_KIND_NAME;
+		case CHAROID:
+			return W2P_KIND_CHAR;
 		case BYTEAOID:
 			return W2P_KIND_BYTEA;
 		case DATEOID:
@@ -459,6 +461,14 @@ put_value(StringInfo out, uint32 field, const W2PTypeInfo *ti, Datum value)
 				put_value_string(out, field, VAL_TEXT, s, strlen(s));
 				break;
 			}
+		case W2P_KIND_CHAR:
+			{
+				/* the character, or \ooo for a byte that is not ASCII */
+				char	   *s = DatumGetCString(DirectFunctionCall1(charout, value));
+
+				put_value_bytes(out, field, VAL_TEXT, s, strlen(s));
+				break;
+			}
 		case W2P_KIND_BYTEA:
 			{
 				struct varlena *v = pg_detoast_datum_packed((struct varlena *) DatumGetPointer(value));
@@ -603,7 +613,8 @@ replica_identity_enum(char replident)
 void
 w2p_encode_relation(StringInfo out, Relation rel, W2PRelEntry *entry)
 {
-	TupleDesc	desc = entry->desc;
+	/* rel's own descriptor: entry->desc is a copy without NOT NULL flags */
+	TupleDesc	desc = RelationGetDescr(rel);
 	Bitmapset  *pkattrs;
 	char	   *nspname = get_namespace_name(RelationGetNamespace(rel));
 	const char *relname = RelationGetRelationName(rel);

@@ -33,6 +33,7 @@ typedef enum W2PKind
 	W2P_KIND_NUMERIC,
 	W2P_KIND_TEXT,				/* text, varchar, bpchar: varlena text */
 	W2P_KIND_NAME,				/* name: fixed-size C string */
+	W2P_KIND_CHAR,				/* "char": one byte */
 	W2P_KIND_BYTEA,
 	W2P_KIND_DATE,
 	W2P_KIND_TIME,

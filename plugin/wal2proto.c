@@ -247,19 +247,35 @@ batch_maybe_close(LogicalDecodingContext *ctx, W2PData *data)
 		batch_close(ctx, data);
 }
 
-/* Open a Batch element holding a Message with member `member`. */
+/*
+ * Open a Batch element holding a Message with member `member`, opening the
+ * batch itself first if needed.
+ */
 static void
-message_open(StringInfo out, uint32 member, int *bmark, int *mmark)
+message_open(LogicalDecodingContext *ctx, W2PData *data, uint32 member,
+			 int *bmark, int *mmark)
 {
-	*bmark = pb_open(out, 1);	/* Batch.messages */
-	*mmark = pb_open(out, member);
+	batch_open(ctx, data);
+	*bmark = pb_open(ctx->out, 1);	/* Batch.messages */
+	*mmark = pb_open(ctx->out, member);
 }
 
+/* Close the message, and the batch if it is full. */
 static void
-message_close(StringInfo out, int bmark, int mmark)
+message_close(LogicalDecodingContext *ctx, W2PData *data, int bmark, int mmark)
 {
-	pb_close(out, mmark);
-	pb_close(out, bmark);
+	pb_close(ctx->out, mmark);
+	pb_close(ctx->out, bmark);
+	batch_maybe_close(ctx, data);
+}
+
+/* Send a relation's cached Relation message. */
+static void
+send_relation(LogicalDecodingContext *ctx, W2PData *data, W2PRelEntry *entry)
+{
+	batch_open(ctx, data);
+	appendBinaryStringInfo(ctx->out, entry->relmsg, entry->relmsg_len);
+	batch_maybe_close(ctx, data);
 }
 
 /* ---------------------------------------------------------------------
@@ -325,8 +341,7 @@ ensure_begin(LogicalDecodingContext *ctx, W2PData *data)
 
 	if (data->begin_sent)
 		return;
-	batch_open(ctx, data);
-	message_open(out, MSG_BEGIN, &bmark, &mmark);
+	message_open(ctx, data, MSG_BEGIN, &bmark, &mmark);
 	/* Begin: xid = 1, final_lsn = 2, commit_time = 3, origin = 4, origin_lsn = 5 */
 	if (data->opts.include_xids)
 		pb_put_uint_nz(out, 1, txn->xid);
@@ -334,7 +349,7 @@ ensure_begin(LogicalDecodingContext *ctx, W2PData *data)
 	if (data->opts.include_timestamp)
 		pb_put_uint_nz(out, 3, (uint64) w2p_unix_usecs(W2P_TXN_COMMIT_TIME(txn)));
 	put_origin(out, data, txn, 4, 5);
-	message_close(out, bmark, mmark);
+	message_close(ctx, data, bmark, mmark);
 	data->begin_sent = true;
 }
 
@@ -353,8 +368,7 @@ w2p_commit(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 		W2P_UPDATE_PROGRESS(ctx, true);
 		return;
 	}
-	batch_open(ctx, data);
-	message_open(out, MSG_COMMIT, &bmark, &mmark);
+	message_open(ctx, data, MSG_COMMIT, &bmark, &mmark);
 	/* Commit: commit_lsn = 1, end_lsn = 2, commit_time = 3, xid = 4 */
 	pb_put_uint(out, 1, commit_lsn);
 	pb_put_uint(out, 2, txn->end_lsn);
@@ -362,7 +376,7 @@ w2p_commit(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 		pb_put_uint_nz(out, 3, (uint64) w2p_unix_usecs(W2P_TXN_COMMIT_TIME(txn)));
 	if (data->opts.include_xids)
 		pb_put_uint_nz(out, 4, txn->xid);
-	message_close(out, bmark, mmark);
+	message_close(ctx, data, bmark, mmark);
 	batch_close(ctx, data);
 	data->begin_sent = false;
 }
@@ -385,12 +399,11 @@ prepare_for_change(LogicalDecodingContext *ctx, W2PData *data,
 			int			bmark,
 						mmark;
 
-			batch_open(ctx, data);
-			message_open(ctx->out, MSG_STREAM_START, &bmark, &mmark);
+			message_open(ctx, data, MSG_STREAM_START, &bmark, &mmark);
 			/* StreamStart: xid = 1, first_segment = 2 */
 			pb_put_uint(ctx->out, 1, xid);
 			pb_put_uint_nz(ctx->out, 2, !st->started);
-			message_close(ctx->out, bmark, mmark);
+			message_close(ctx, data, bmark, mmark);
 			st->started = true;
 			data->stream_block_sent = true;
 		}
@@ -398,7 +411,7 @@ prepare_for_change(LogicalDecodingContext *ctx, W2PData *data,
 		{
 			MemoryContext old;
 
-			appendBinaryStringInfo(ctx->out, entry->relmsg, entry->relmsg_len);
+			send_relation(ctx, data, entry);
 			old = MemoryContextSwitchTo(entry->cxt);
 			entry->streamed_xids = lappend_int(entry->streamed_xids, (int) xid);
 			MemoryContextSwitchTo(old);
@@ -409,7 +422,7 @@ prepare_for_change(LogicalDecodingContext *ctx, W2PData *data,
 		ensure_begin(ctx, data);
 		if (entry != NULL && !entry->sent)
 		{
-			appendBinaryStringInfo(ctx->out, entry->relmsg, entry->relmsg_len);
+			send_relation(ctx, data, entry);
 			entry->sent = true;
 		}
 	}
@@ -498,7 +511,7 @@ w2p_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 	 * Update: relation_id = 1, old_tuple = 2, new_tuple = 3, xid = 4
 	 * Delete: relation_id = 1, old_tuple = 2, xid = 3
 	 */
-	message_open(out, member, &bmark, &mmark);
+	message_open(ctx, data, member, &bmark, &mmark);
 	pb_put_uint(out, 1, reported->relid);
 	if (oldtuple != NULL)
 		w2p_put_tuple(out, 2, reported, oldtuple,
@@ -506,12 +519,10 @@ w2p_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 	if (newtuple != NULL)
 		w2p_put_tuple(out, member == MSG_INSERT ? 2 : 3, reported, newtuple, false);
 	pb_put_uint_nz(out, member == MSG_UPDATE ? 4 : 3, change_xid(data, txn));
-	message_close(out, bmark, mmark);
+	message_close(ctx, data, bmark, mmark);
 
 	MemoryContextSwitchTo(old);
 	MemoryContextReset(data->change_cxt);
-
-	batch_maybe_close(ctx, data);
 }
 
 static void
@@ -562,7 +573,7 @@ w2p_truncate(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 			prepare_for_change(ctx, data, entries[i]);
 
 		/* Truncate: relation_ids = 1, cascade = 2, restart_identity = 3, xid = 4 */
-		message_open(out, MSG_TRUNCATE, &bmark, &mmark);
+		message_open(ctx, data, MSG_TRUNCATE, &bmark, &mmark);
 		m = pb_open(out, 1);
 		for (i = 0; i < nentries; i++)
 			pb_put_varint(out, entries[i]->relid);
@@ -570,12 +581,11 @@ w2p_truncate(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 		pb_put_uint_nz(out, 2, change->data.truncate.cascade);
 		pb_put_uint_nz(out, 3, change->data.truncate.restart_seqs);
 		pb_put_uint_nz(out, 4, change_xid(data, txn));
-		message_close(out, bmark, mmark);
+		message_close(ctx, data, bmark, mmark);
 	}
 
 	MemoryContextSwitchTo(old);
 	MemoryContextReset(data->change_cxt);
-	batch_maybe_close(ctx, data);
 }
 
 static void
@@ -597,22 +607,19 @@ w2p_message(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 	{
 		/* Delivered on its own, in a batch of its own. */
 		batch_close(ctx, data);
-		batch_open(ctx, data);
 	}
 
 	/* LogicalMessage: transactional = 1, prefix = 2, content = 3, lsn = 4, xid = 5 */
-	message_open(out, MSG_LOGICAL_MESSAGE, &bmark, &mmark);
+	message_open(ctx, data, MSG_LOGICAL_MESSAGE, &bmark, &mmark);
 	pb_put_uint_nz(out, 1, transactional);
 	w2p_put_text(out, 2, prefix, strlen(prefix));
 	pb_put_bytes(out, 3, message, (int) message_size);
 	pb_put_uint(out, 4, message_lsn);
 	if (transactional)
 		pb_put_uint_nz(out, 5, change_xid(data, txn));
-	message_close(out, bmark, mmark);
+	message_close(ctx, data, bmark, mmark);
 
-	if (transactional)
-		batch_maybe_close(ctx, data);
-	else
+	if (!transactional)
 		batch_close(ctx, data);
 }
 
@@ -672,9 +679,8 @@ w2p_stream_stop(LogicalDecodingContext *ctx, ReorderBufferTXN *txn)
 		int			bmark,
 					mmark;
 
-		batch_open(ctx, data);
-		message_open(ctx->out, MSG_STREAM_STOP, &bmark, &mmark);
-		message_close(ctx->out, bmark, mmark);
+		message_open(ctx, data, MSG_STREAM_STOP, &bmark, &mmark);
+		message_close(ctx, data, bmark, mmark);
 		batch_close(ctx, data);
 	}
 	data->in_stream = false;
@@ -695,13 +701,12 @@ w2p_stream_abort(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 		int			bmark,
 					mmark;
 
-		batch_open(ctx, data);
 		/* StreamAbort: xid = 1, subxid = 2, abort_lsn = 3 */
-		message_open(ctx->out, MSG_STREAM_ABORT, &bmark, &mmark);
+		message_open(ctx, data, MSG_STREAM_ABORT, &bmark, &mmark);
 		pb_put_uint(ctx->out, 1, toptxn->xid);
 		pb_put_uint(ctx->out, 2, txn->xid);
 		pb_put_uint(ctx->out, 3, abort_lsn);
-		message_close(ctx->out, bmark, mmark);
+		message_close(ctx, data, bmark, mmark);
 		batch_close(ctx, data);
 	}
 	if (toptxn == txn)
@@ -720,16 +725,15 @@ w2p_stream_commit(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 		int			bmark,
 					mmark;
 
-		batch_open(ctx, data);
 		/* StreamCommit: xid = 1, commit_lsn = 2, end_lsn = 3, commit_time = 4 */
-		message_open(ctx->out, MSG_STREAM_COMMIT, &bmark, &mmark);
+		message_open(ctx, data, MSG_STREAM_COMMIT, &bmark, &mmark);
 		pb_put_uint(ctx->out, 1, txn->xid);
 		pb_put_uint(ctx->out, 2, commit_lsn);
 		pb_put_uint(ctx->out, 3, txn->end_lsn);
 		if (data->opts.include_timestamp)
 			pb_put_uint_nz(ctx->out, 4,
 						   (uint64) w2p_unix_usecs(W2P_TXN_COMMIT_TIME(txn)));
-		message_close(ctx->out, bmark, mmark);
+		message_close(ctx, data, bmark, mmark);
 		batch_close(ctx, data);
 	}
 	else
@@ -749,15 +753,14 @@ put_prepare(LogicalDecodingContext *ctx, W2PData *data, uint32 member,
 	int			bmark,
 				mmark;
 
-	batch_open(ctx, data);
-	message_open(out, member, &bmark, &mmark);
+	message_open(ctx, data, member, &bmark, &mmark);
 	pb_put_uint(out, 1, txn->xid);
 	pb_put_uint(out, 2, prepare_lsn);
 	pb_put_uint(out, 3, txn->end_lsn);
 	if (data->opts.include_timestamp)
 		pb_put_uint_nz(out, 4, (uint64) w2p_unix_usecs(W2P_TXN_PREPARE_TIME(txn)));
 	w2p_put_text(out, 5, txn->gid, strlen(txn->gid));
-	message_close(out, bmark, mmark);
+	message_close(ctx, data, bmark, mmark);
 	batch_close(ctx, data);
 }
 
@@ -793,12 +796,11 @@ w2p_begin_prepare(LogicalDecodingContext *ctx, ReorderBufferTXN *txn)
 	data->changes_since_progress = 0;
 	w2p_encode_new_xact();
 
-	batch_open(ctx, data);
 	/*
 	 * BeginPrepare: xid = 1, prepare_lsn = 2, end_lsn = 3, prepare_time = 4,
 	 * gid = 5, origin = 6, origin_lsn = 7
 	 */
-	message_open(out, MSG_BEGIN_PREPARE, &bmark, &mmark);
+	message_open(ctx, data, MSG_BEGIN_PREPARE, &bmark, &mmark);
 	pb_put_uint(out, 1, txn->xid);
 	pb_put_uint(out, 2, txn->final_lsn);
 	pb_put_uint(out, 3, txn->end_lsn);
@@ -806,7 +808,7 @@ w2p_begin_prepare(LogicalDecodingContext *ctx, ReorderBufferTXN *txn)
 		pb_put_uint_nz(out, 4, (uint64) w2p_unix_usecs(W2P_TXN_PREPARE_TIME(txn)));
 	w2p_put_text(out, 5, txn->gid, strlen(txn->gid));
 	put_origin(out, data, txn, 6, 7);
-	message_close(out, bmark, mmark);
+	message_close(ctx, data, bmark, mmark);
 	data->begin_sent = true;
 }
 
@@ -829,16 +831,15 @@ w2p_commit_prepared(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 	int			bmark,
 				mmark;
 
-	batch_open(ctx, data);
 	/* CommitPrepared: xid = 1, commit_lsn = 2, end_lsn = 3, commit_time = 4, gid = 5 */
-	message_open(out, MSG_COMMIT_PREPARED, &bmark, &mmark);
+	message_open(ctx, data, MSG_COMMIT_PREPARED, &bmark, &mmark);
 	pb_put_uint(out, 1, txn->xid);
 	pb_put_uint(out, 2, commit_lsn);
 	pb_put_uint(out, 3, txn->end_lsn);
 	if (data->opts.include_timestamp)
 		pb_put_uint_nz(out, 4, (uint64) w2p_unix_usecs(W2P_TXN_COMMIT_TIME(txn)));
 	w2p_put_text(out, 5, txn->gid, strlen(txn->gid));
-	message_close(out, bmark, mmark);
+	message_close(ctx, data, bmark, mmark);
 	batch_close(ctx, data);
 }
 
@@ -851,12 +852,11 @@ w2p_rollback_prepared(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 	int			bmark,
 				mmark;
 
-	batch_open(ctx, data);
 	/*
 	 * RollbackPrepared: xid = 1, prepare_end_lsn = 2, rollback_end_lsn = 3,
 	 * prepare_time = 4, rollback_time = 5, gid = 6
 	 */
-	message_open(out, MSG_ROLLBACK_PREPARED, &bmark, &mmark);
+	message_open(ctx, data, MSG_ROLLBACK_PREPARED, &bmark, &mmark);
 	pb_put_uint(out, 1, txn->xid);
 	pb_put_uint(out, 2, prepare_end_lsn);
 	pb_put_uint(out, 3, txn->end_lsn);
@@ -866,7 +866,7 @@ w2p_rollback_prepared(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 		pb_put_uint_nz(out, 5, (uint64) w2p_unix_usecs(W2P_TXN_COMMIT_TIME(txn)));
 	}
 	w2p_put_text(out, 6, txn->gid, strlen(txn->gid));
-	message_close(out, bmark, mmark);
+	message_close(ctx, data, bmark, mmark);
 	batch_close(ctx, data);
 }
 
