@@ -157,12 +157,10 @@ w2p_relcache_forget_xid(TransactionId xid)
 {
 	HASH_SEQ_STATUS status;
 	W2PRelEntry *entry;
-	MemoryContext oldcxt = MemoryContextSwitchTo(RelCacheContext);
 
 	hash_seq_init(&status, RelCache);
 	while ((entry = hash_seq_search(&status)) != NULL)
 		entry->streamed_xids = list_delete_int(entry->streamed_xids, (int) xid);
-	MemoryContextSwitchTo(oldcxt);
 }
 
 /*
@@ -217,8 +215,7 @@ entry_build(W2PRelEntry *entry, Relation rel, const W2POptions *opts)
 	entry->relmsg = NULL;
 	entry->relmsg_len = 0;
 	entry->sent = false;
-	list_free(entry->streamed_xids);
-	entry->streamed_xids = NIL;
+	entry->streamed_xids = NIL;		/* it lived in the old cxt */
 	entry->publish_relid = relid;
 
 	oldcxt = MemoryContextSwitchTo(entry->cxt);
