@@ -110,7 +110,6 @@ max_wal_senders = 20
 max_prepared_transactions = 10
 track_commit_timestamp = on
 fsync = off
-synchronous_commit = off
 full_page_writes = off
 log_min_messages = warning
 log_line_prefix = '%m [%p] %q%a '

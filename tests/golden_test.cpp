@@ -1,0 +1,2 @@
+// golden_test.cpp (placeholder until golden files exist)
+#include <catch2/catch.hpp>
