@@ -124,6 +124,8 @@ w2p_relcache_get(Relation rel, const W2POptions *opts)
 	{
 		entry->valid = false;
 		entry->cxt = NULL;
+		entry->publish_relid = relid;
+		entry->published = false;
 		entry->streamed_xids = NIL;
 	}
 	if (!entry->valid)
