@@ -82,7 +82,8 @@ option_value(DefElem *elem)
 	if (elem->arg == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("option \"%s\" requires a value", elem->defname)));
+				 errmsg("option \"%s\" requires a value", elem->defname),
+				 errhint("Give the option as a name and value pair.")));
 	return strVal(elem->arg);
 }
 
@@ -123,7 +124,8 @@ w2p_parse_options(List *options, W2POptions *opts)
 					(errcode(ERRCODE_SYNTAX_ERROR),
 					 errmsg("conflicting or redundant options"),
 					 errdetail("Option \"%s\" is given more than once.",
-							   elem->defname)));
+							   elem->defname),
+					 errhint("Give each option at most once.")));
 		given[id] = true;
 
 		switch ((W2POptionId) id)
@@ -142,7 +144,8 @@ w2p_parse_options(List *options, W2POptions *opts)
 								(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 								 errmsg("proto-version \"%s\" is not supported", val),
 								 errdetail("This wal2proto supports proto-version %d to %d.",
-										   W2P_PROTO_VERSION_MIN, W2P_PROTO_VERSION_MAX)));
+										   W2P_PROTO_VERSION_MIN, W2P_PROTO_VERSION_MAX),
+								 errhint("Ask for a supported proto-version, or upgrade wal2proto on the server.")));
 					opts->proto_version = (int) v;
 					break;
 				}
