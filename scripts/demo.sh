@@ -100,9 +100,11 @@ SQL
 
 show_json()
 {
-	say "the decoded changes, one write per row, rendered by wal2proto.to_json()"
-	demo_psql -c "SELECT lsn, jsonb_pretty(wal2proto.to_json(data)) AS batch
-	                FROM pg_logical_slot_peek_binary_changes('demo', NULL, NULL)"
+	say "the decoded changes rendered by wal2proto.to_json(), one message per line"
+	demo_psql -c "SELECT w.lsn AS write_lsn, m.n, m.message
+	                FROM pg_logical_slot_peek_binary_changes('demo', NULL, NULL) AS w,
+	                     jsonb_array_elements(wal2proto.to_json(w.data)->'messages')
+	                       WITH ORDINALITY AS m(message, n)"
 }
 
 show_protoc()
