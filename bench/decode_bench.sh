@@ -73,16 +73,17 @@ die() { log "error: $*"; exit 1; }
 # shellcheck source=../scripts/pgcluster.sh
 source "$here/../scripts/pgcluster.sh"
 
-# Scratch space of this script (client output, the report).
+# Scratch space of this script (client output, the report, the plugin).
 SCRATCH=$(mktemp -d "${TMPDIR:-/tmp}/wal2proto-bench.XXXXXX")
+chmod 755 "$SCRATCH"
 
 cleanup() {
     if [ -n "${PGCLUSTER_DIR:-}" ]; then
         if [ "${BENCH_KEEP:-0}" = 1 ]; then
-            log "kept the cluster in $PGCLUSTER_DIR (port $PORT)"
-        else
-            pgcluster_stop
+            log "kept the cluster in $PGCLUSTER_DIR (port $PORT), its plugin copy in $SCRATCH"
+            return
         fi
+        pgcluster_stop
     fi
     rm -rf "$SCRATCH"
 }
@@ -95,8 +96,19 @@ for p in wal2proto wal2json decoderbufs; do
     have_plugin "$p" || log "note: $PKGLIBDIR/$p.so not found; $p is not measured"
 done
 
+# The server loads wal2proto from a copy taken now, found first on
+# dynamic_library_path: a "make install" while the benchmark runs must not
+# change the plugin between one run and the next.
+if have_plugin wal2proto; then
+    mkdir -m 755 "$SCRATCH/lib"
+    cp "$PKGLIBDIR/wal2proto.so" "$SCRATCH/lib/"
+    chmod 644 "$SCRATCH/lib/wal2proto.so"
+    W2P_SHA=$(sha256sum "$SCRATCH/lib/wal2proto.so" | cut -c1-12)
+fi
+
 start_cluster() {
     pgcluster_start "$PORT" \
+        "dynamic_library_path = '$SCRATCH/lib:\$libdir'" \
         'shared_buffers = 512MB' \
         'max_wal_size = 8GB' \
         'checkpoint_timeout = 1h' \
@@ -177,9 +189,11 @@ t_begin=$(date +%s)
 start_cluster
 log "cluster in $PGCLUSTER_DIR, port $PORT"
 "${PSQL[@]}" -f "$here/setup.sql"
-# wal2proto.to_json() reads wal2proto's output back for the check below.
+# wal2proto.to_json(), from the same copy of the library, reads wal2proto's
+# output back for the check below.
 if have_plugin wal2proto; then
-    sql "CREATE EXTENSION wal2proto" >/dev/null
+    sql "CREATE FUNCTION bench_to_json(bytea) RETURNS jsonb
+         AS '$SCRATCH/lib/wal2proto', 'wal2proto_to_json' LANGUAGE C STRICT" >/dev/null
 fi
 
 for c in "${configs[@]}"; do
@@ -204,7 +218,7 @@ wal_bytes=$(sql "SELECT pg_wal_lsn_diff('$END_LSN', min(restart_lsn))::bigint FR
 log "workload done in $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s, end LSN $END_LSN, $((wal_bytes / 1048576)) MB of WAL"
 # Read the WAL once so that the first timed run does not pay for the page
 # cache alone.
-sql "SELECT count(*) FROM pg_logical_slot_peek_binary_changes('bench_test_decoding', NULL, NULL)" >/dev/null
+sql "SELECT count(*) FROM pg_logical_slot_peek_binary_changes('bench_pgoutput', NULL, NULL, 'proto_version', '1', 'publication_names', 'bench_none')" >/dev/null
 
 declare -A sql_secs writes bytes stream_secs
 
@@ -256,7 +270,7 @@ for i in "${!configs[@]}"; do
                          count(*)
                     FROM pg_logical_slot_peek_binary_changes('$slot', NULL, NULL,
                              VARIADIC $(sql_options "$opts")) AS c,
-                         jsonb_array_elements(wal2proto.to_json(c.data) -> 'messages') AS m")
+                         jsonb_array_elements(bench_to_json(c.data) -> 'messages') AS m")
     expected="$NTXN 1 $ROWS $ROWS $ROWS $NTXN $((CHANGES + 2 * NTXN + 1))"
     log "check  $label: begin relation insert update delete commit all = $counts"
     [ "$counts" = "$expected" ] ||
@@ -330,7 +344,14 @@ report=$SCRATCH/report.md
         [ -n "$v" ] && versions+="$pkg $v, "
     done
     rev=$(git -C "$here" rev-parse --short HEAD 2>/dev/null || echo unknown)
-    echo "${versions}wal2proto at commit $rev."
+    if [ -n "$(git -C "$here/.." status --porcelain -- plugin Makefile 2>/dev/null)" ]; then
+        rev+=" with uncommitted plugin changes"
+    fi
+    if [ -n "${W2P_SHA:-}" ]; then
+        echo "${versions}wal2proto.so sha256 $W2P_SHA... (source at commit $rev)."
+    else
+        echo "${versions%, }."
+    fi
     echo "Total benchmark time $(( $(date +%s) - t_begin )) s."
 } >"$report"
 
