@@ -1,0 +1,165 @@
+--
+-- streaming: with 'streaming' on, a transaction larger than
+-- logical_decoding_work_mem (64kB here) is sent in stream blocks before it
+-- ends, then StreamCommit or StreamAbort.  How many blocks there are depends
+-- on memory accounting, so the tests count messages per kind and check the
+-- block structure instead of printing thousands of rows.
+--
+SHOW logical_decoding_work_mem;
+SELECT 'init' FROM pg_create_logical_replication_slot('strm', 'wal2proto');
+CREATE TABLE st (id int PRIMARY KEY, v text);
+
+CREATE TEMP TABLE msgs (n bigint, m jsonb);
+-- peek at the slot (raw, with xids) into msgs
+CREATE FUNCTION load(VARIADIC options text[] DEFAULT '{}') RETURNS bigint
+LANGUAGE sql AS $$
+    DELETE FROM msgs;
+    INSERT INTO msgs
+        SELECT n, m FROM w2p_messages('strm', true, false, options)
+                         WITH ORDINALITY AS a(m, n);
+    SELECT count(*) FROM msgs;
+$$;
+CREATE FUNCTION kind(m jsonb) RETURNS text LANGUAGE sql AS $$
+    SELECT k FROM jsonb_object_keys(m) AS k
+$$;
+-- messages per kind, in order of first appearance; the number of stream
+-- blocks is only said to be several
+CREATE FUNCTION summary() RETURNS TABLE (kind text, n text) LANGUAGE sql AS $$
+    SELECT kind(m),
+           CASE WHEN kind(m) IN ('stream_start', 'stream_stop') AND count(*) > 1
+                THEN 'several' ELSE count(*)::text END
+      FROM msgs GROUP BY kind(m) ORDER BY min(n)
+$$;
+-- stream blocks nest properly: every change is inside a block, blocks do
+-- not nest, the transaction's end comes outside any block
+CREATE FUNCTION blocks_ok() RETURNS bool LANGUAGE plpgsql AS $$
+DECLARE
+    inside bool := false;
+    k text;
+BEGIN
+    FOR k IN SELECT kind(m) FROM msgs ORDER BY n LOOP
+        IF k = 'stream_start' THEN
+            IF inside THEN RETURN false; END IF;
+            inside := true;
+        ELSIF k = 'stream_stop' THEN
+            IF NOT inside THEN RETURN false; END IF;
+            inside := false;
+        ELSIF k IN ('stream_commit', 'stream_abort', 'stream_prepare') THEN
+            IF inside THEN RETURN false; END IF;
+        ELSIF NOT inside THEN
+            RETURN false;
+        END IF;
+    END LOOP;
+    RETURN NOT inside;
+END
+$$;
+
+-- 1. a large transaction that commits, with a logical message in it
+BEGIN;
+SELECT pg_current_xact_id()::xid AS top \gset
+INSERT INTO st SELECT i, repeat('x', 20) FROM generate_series(1, 5000) AS i;
+SELECT 'emitted' FROM pg_logical_emit_message(true, 'streamed', 'in the middle');
+UPDATE st SET v = 'y' WHERE id <= 10;
+COMMIT;
+-- without streaming: one ordinary transaction
+SELECT load();
+SELECT * FROM summary();
+-- with streaming: blocks, then stream_commit
+SELECT load('streaming', 'on');
+SELECT * FROM summary();
+SELECT blocks_ok();
+SELECT m #> '{stream_start,first_segment}' AS first_segment, count(*)
+  FROM msgs WHERE m ? 'stream_start' GROUP BY 1 ORDER BY 1;
+SELECT kind(m) = 'stream_start' AND (m #>> '{stream_start,first_segment}')::bool
+       AS first_is_first_segment
+  FROM msgs WHERE n = 1;
+-- every message carries the transaction's xid
+SELECT kind(m), count(*) FILTER (WHERE m -> kind(m) ->> 'xid' = :'top') AS with_xid,
+       count(*) FILTER (WHERE m -> kind(m) ->> 'xid' IS DISTINCT FROM :'top') AS other
+  FROM msgs WHERE kind(m) NOT IN ('stream_stop', 'relation')
+ GROUP BY 1 ORDER BY 1;
+SELECT m #>> '{stream_commit,commit_lsn}' IS NOT NULL AS has_commit_lsn,
+       (m #>> '{stream_commit,end_lsn}')::pg_lsn > (m #>> '{stream_commit,commit_lsn}')::pg_lsn AS end_after_commit,
+       to_timestamp((m #>> '{stream_commit,commit_time}')::bigint / 1e6)
+           BETWEEN now() - interval '10 minutes' AND now() AS recent
+  FROM msgs WHERE m ? 'stream_commit';
+-- the values are all there, in order
+SELECT count(*) AS inserts,
+       bool_and((m #>> '{insert,new_tuple,values,0,int_value}')::int = rn
+                AND m #>> '{insert,new_tuple,values,1,text_value}' = repeat('x', 20)) AS exact
+  FROM (SELECT m, row_number() OVER (ORDER BY n) AS rn FROM msgs WHERE m ? 'insert') AS x;
+SELECT m #>> '{logical_message,prefix}' AS prefix FROM msgs WHERE m ? 'logical_message';
+SELECT count(*) FROM w2p('strm', 'streaming', 'on');
+
+-- 2. a large transaction that aborts.  By the time these functions decode
+-- it, it has aborted, and PostgreSQL 15 discards a transaction it finds
+-- aborted when it starts streaming it; so usually nothing is sent, and if
+-- blocks were sent, a StreamAbort of the whole transaction (subxid = xid)
+-- must close them.  (The isolation test stream_abort shows a transaction
+-- streamed while still open.)
+BEGIN;
+SELECT pg_current_xact_id()::xid AS top \gset
+INSERT INTO st SELECT i, repeat('x', 20) FROM generate_series(10001, 15000) AS i;
+ROLLBACK;
+SELECT w2p_flush();     -- an abort record is not flushed at once
+-- without streaming nothing is sent
+SELECT load();
+SELECT load('streaming', 'on') >= 0 AS decoded;
+SELECT count(*) = 0
+       OR (blocks_ok()
+           AND (SELECT m #>> '{stream_abort,xid}' = :'top'
+                       AND m #>> '{stream_abort,subxid}' = :'top'
+                  FROM msgs ORDER BY n DESC LIMIT 1)
+           AND count(*) FILTER (WHERE kind(m) IN ('begin', 'commit', 'stream_commit')) = 0)
+       AS consistent
+  FROM msgs;
+SELECT count(*) >= 0 AS consumed FROM w2p('strm', 'streaming', 'on');
+
+-- 3. a large transaction with a rolled back subtransaction and a released one
+BEGIN;
+SELECT pg_current_xact_id()::xid AS top \gset
+INSERT INTO st SELECT i, 'top' FROM generate_series(20001, 21000) AS i;
+SAVEPOINT a;
+INSERT INTO st SELECT i, 'rolled back' FROM generate_series(30001, 34000) AS i;
+ROLLBACK TO SAVEPOINT a;
+SAVEPOINT b;
+INSERT INTO st SELECT i, 'released' FROM generate_series(40001, 40005) AS i;
+RELEASE SAVEPOINT b;
+INSERT INTO st SELECT i, 'top' FROM generate_series(21001, 21010) AS i;
+COMMIT;
+-- without streaming: only the surviving rows
+SELECT load();
+SELECT * FROM summary();
+SELECT m #>> '{insert,new_tuple,values,1,text_value}' AS v, count(*)
+  FROM msgs WHERE m ? 'insert' GROUP BY 1 ORDER BY 1;
+-- with streaming: the rolled back rows were streamed under the
+-- subtransaction's xid and are then discarded by a StreamAbort naming it
+SELECT load('streaming', 'on');
+SELECT kind(m) FROM msgs
+ WHERE kind(m) NOT IN ('insert', 'stream_start', 'stream_stop', 'relation')
+ ORDER BY n;
+SELECT blocks_ok();
+SELECT m #>> '{stream_abort,xid}' = :'top' AS xid_is_top,
+       m #>> '{stream_abort,subxid}' <> :'top' AS subxid_is_sub
+  FROM msgs WHERE m ? 'stream_abort';
+-- rows by value and by whose xid they carry
+SELECT m #>> '{insert,new_tuple,values,1,text_value}' AS v,
+       CASE WHEN m #>> '{insert,xid}' = :'top' THEN 'top'
+            WHEN m #>> '{insert,xid}' = (SELECT m #>> '{stream_abort,subxid}'
+                                           FROM msgs WHERE m ? 'stream_abort')
+            THEN 'aborted subxid'
+            ELSE 'other subxid' END AS xid,
+       count(*) > 0 AS some,
+       CASE WHEN m #>> '{insert,new_tuple,values,1,text_value}' = 'rolled back'
+            THEN NULL ELSE count(*) END AS count,
+       max(n) < (SELECT n FROM msgs WHERE m ? 'stream_abort') AS before_abort
+  FROM msgs WHERE m ? 'insert' GROUP BY 1, 2 ORDER BY 1, 2;
+SELECT count(*) FROM w2p('strm', 'streaming', 'on');
+
+-- 4. a small transaction is not streamed even with streaming on
+INSERT INTO st VALUES (50001, 'small');
+SELECT * FROM w2p('strm', 'streaming', 'on');
+
+SELECT pg_drop_replication_slot('strm');
+DROP TABLE st;
+DROP FUNCTION load(text[]), kind(jsonb), summary(), blocks_ok();
