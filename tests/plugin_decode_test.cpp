@@ -646,6 +646,40 @@ TEST_CASE("every value family decodes to exactly the stored value",
   }
 }
 
+TEST_CASE("old tuples under REPLICA IDENTITY FULL carry every value family",
+          "[plugin][types][identity]") {
+  auto db = FreshDatabase("w2p_decode_types_full");
+  db->Exec(kTypesDdl);
+  db->Exec("ALTER TABLE types_t REPLICA IDENTITY FULL");
+  db->Exec(kTypesInsert);
+  db->Exec("SELECT pg_create_logical_replication_slot('full', 'wal2proto')");
+  db->Exec("DELETE FROM types_t");
+
+  std::vector<Write> writes = GetChanges(*db, "full", {"proto-version", "1"});
+  std::vector<pb::Message> msgs = Flatten(writes);
+  auto rows = ExpectedTypeRows();
+  REQUIRE(msgs.size() == rows.size() + 3);
+  REQUIRE(msgs.front().has_begin());
+  REQUIRE(msgs[1].has_relation());
+  REQUIRE(msgs.back().has_commit());
+
+  std::vector<ColumnSpec> cols = TypesColumns(*db);
+  for (auto& c : cols) c.identity = true;  // FULL: every column
+  const pb::Relation& rel = msgs[1].relation();
+  RequireRelation(*db, rel, "types_t", pb::REPLICA_IDENTITY_FULL, cols);
+
+  // A sequential scan deletes in insertion order.
+  for (size_t r = 0; r < rows.size(); r++) {
+    INFO("delete of row " << r + 1);
+    REQUIRE(msgs[2 + r].has_delete_());
+    const pb::Delete& del = msgs[2 + r].delete_();
+    CHECK(del.relation_id() == rel.relation_id());
+    REQUIRE(del.has_old_tuple());
+    RequireSameTuple(rows[r], del.old_tuple(), rel,
+                     "old tuple of row " + std::to_string(r + 1));
+  }
+}
+
 // ---- replica identities, updates, deletes, unchanged TOAST --------------
 
 const char* const kIdentityDdl = R"sql(

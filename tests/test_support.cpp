@@ -67,7 +67,7 @@ Db::Db(const std::string& dbname) : name_(dbname) {
   Exec(
       "SET DateStyle = 'SQL, DMY'; SET TimeZone = 'America/St_Johns';"
       "SET IntervalStyle = 'sql_standard'; SET bytea_output = 'escape';"
-      "SET extra_float_digits = 0");
+      "SET extra_float_digits = 0; SET client_min_messages = warning");
 }
 
 PgResultPtr Db::Exec(const std::string& sql) {
