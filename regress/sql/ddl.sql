@@ -25,6 +25,9 @@ ALTER TABLE dt_renamed ADD COLUMN m dmood NOT NULL DEFAULT 'happy',
 INSERT INTO dt_renamed VALUES (8, 80, 8, 'sad');
 ALTER TABLE dt_renamed ALTER COLUMN c TYPE text;
 UPDATE dt_renamed SET big = 81 WHERE id = 8;
+-- a type the table uses changes: the relation is sent again
+ALTER TYPE dmood RENAME TO dmood_renamed;
+UPDATE dt_renamed SET big = 82 WHERE id = 8;
 SELECT * FROM w2p('ddl');
 
 -- DDL and DML in one transaction
@@ -48,4 +51,4 @@ SELECT * FROM w2p('ddl');
 
 SELECT pg_drop_replication_slot('ddl');
 DROP TABLE dt_renamed, dfull;
-DROP TYPE dmood;
+DROP TYPE dmood_renamed;

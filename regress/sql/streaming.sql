@@ -156,7 +156,13 @@ SELECT m #>> '{insert,new_tuple,values,1,text_value}' AS v,
   FROM msgs WHERE m ? 'insert' GROUP BY 1, 2 ORDER BY 1, 2;
 SELECT count(*) FROM w2p('strm', 'streaming', 'on');
 
--- 4. a small transaction is not streamed even with streaming on
+-- 4. a large transaction touching only an excluded table sends nothing
+CREATE TABLE st_excluded (id int);
+INSERT INTO st_excluded SELECT i FROM generate_series(1, 5000) AS i;
+SELECT count(*) FROM w2p('strm', 'streaming', 'on', 'exclude-tables', 'public.st_excluded');
+DROP TABLE st_excluded;
+
+-- 5. a small transaction is not streamed even with streaming on
 INSERT INTO st VALUES (50001, 'small');
 SELECT * FROM w2p('strm', 'streaming', 'on');
 

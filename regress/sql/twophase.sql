@@ -76,6 +76,17 @@ SELECT m #>> '{commit_prepared,gid}' AS gid,
 DROP TABLE raw;
 SELECT count(*) FROM w2p('tp');
 
+-- a prepared transaction whose changes are all filtered out is still sent
+-- as BeginPrepare/Prepare (COMMIT PREPARED may be decoded in a later
+-- session, which cannot know that nothing was sent)
+CREATE TABLE tp_excluded (id int);
+BEGIN;
+INSERT INTO tp_excluded VALUES (1);
+PREPARE TRANSACTION 'excluded only';
+COMMIT PREPARED 'excluded only';
+SELECT * FROM w2p('tp', 'exclude-tables', 'public.tp_excluded');
+DROP TABLE tp_excluded;
+
 -- a large prepared transaction with streaming on: stream blocks, then
 -- stream_prepare; commit prepared follows
 BEGIN;

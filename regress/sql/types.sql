@@ -23,7 +23,7 @@ CREATE TABLE t_misc (id int PRIMARY KEY, u uuid, j json, jb jsonb);
 CREATE TABLE t_array (id int PRIMARY KEY, ia int[], ta text[], na numeric[],
                       da date[]);
 CREATE TABLE t_user (id int PRIMARY KEY, p posint, s shorttext, m mood,
-                     c pair, ma mood[]);
+                     c pair, ma mood[], pa posint[]);
 CREATE TABLE t_other (id int PRIMARY KEY, ip inet, pt point, r int4range,
                       tr tstzrange);
 
@@ -114,10 +114,10 @@ INSERT INTO t_array VALUES
     (5, NULL, NULL, NULL, NULL);
 INSERT INTO t_user VALUES
     (1, 1, 'short', 'happy', ROW(1, 'a b', 0.1, '\x00ff', '2000-01-01',
-                                 '1 day 01:00'), '{sad,happy}'),
+                                 '1 day 01:00'), '{sad,happy}', '{1,2}'),
     (2, 2147483647, '', 'sad', ROW(NULL, NULL, 'NaN', '\x', '4714-11-24 BC',
-                                   '-1 mons'), '{}'),
-    (3, NULL, NULL, NULL, NULL, NULL);
+                                   '-1 mons'), '{}', '{}'),
+    (3, NULL, NULL, NULL, NULL, NULL, NULL);
 INSERT INTO t_other VALUES
     (1, '192.168.0.1/24', '(1.5,-2)', '[1,10)',
         '[2000-01-01 00:00:00+00,2000-01-02 00:00:00.5+00)'),
