@@ -858,3 +858,101 @@ TEST_CASE("updates and deletes under every replica identity",
 
 }  // namespace
 }  // namespace w2p_test
+
+// ---- streamed transactions ----------------------------------------------
+
+namespace w2p_test {
+namespace {
+
+TEST_CASE("a streamed transaction with a rolled-back savepoint",
+          "[plugin][streaming]") {
+  auto db = FreshDatabase("w2p_decode_stream");
+  db->Exec("CREATE TABLE s_t (id integer PRIMARY KEY, pad text)");
+  db->Exec("SELECT pg_create_logical_replication_slot('strm', 'wal2proto')");
+  db->Exec("BEGIN");
+  db->Exec("INSERT INTO s_t SELECT g, repeat('p', 100) FROM generate_series(1, 1000) g");
+  db->Exec("SAVEPOINT a");
+  db->Exec("INSERT INTO s_t SELECT g, repeat('q', 100) FROM generate_series(5001, 6000) g");
+  std::string subxid = db->Scalar("SELECT pg_current_xact_id()::text");
+  db->Exec("ROLLBACK TO SAVEPOINT a");
+  db->Exec("INSERT INTO s_t SELECT g, repeat('r', 100) FROM generate_series(1001, 1500) g");
+  std::string xid = db->Scalar("SELECT pg_current_xact_id()::text");
+  db->Exec("COMMIT");
+  REQUIRE(subxid == xid);  // pg_current_xact_id() names the top level
+
+  // The session that decodes decides when to stream.
+  db->Exec("SET logical_decoding_work_mem = '64kB'");
+  std::vector<Write> writes =
+      GetChanges(*db, "strm", {"proto-version", "1", "streaming", "on"});
+  std::vector<pb::Message> msgs = Flatten(writes);
+
+  // Replay as a consumer would: keep each (sub)transaction's inserts, drop
+  // those of an aborted subtransaction, apply the rest at StreamCommit.
+  std::map<uint32_t, std::vector<int64_t>> by_xid;
+  std::vector<std::pair<uint32_t, int64_t>> order;
+  std::vector<int64_t> applied;
+  bool in_block = false, committed = false;
+  int blocks = 0;
+  for (const pb::Message& m : msgs) {
+    INFO("message " << KindName(m));
+    REQUIRE_FALSE(committed);
+    REQUIRE_FALSE(m.has_begin());
+    REQUIRE_FALSE(m.has_commit());
+    if (m.has_stream_start()) {
+      REQUIRE_FALSE(in_block);
+      CHECK(m.stream_start().xid() == ParseU64(xid));
+      CHECK(m.stream_start().first_segment() == (blocks == 0));
+      in_block = true;
+      blocks++;
+    } else if (m.has_stream_stop()) {
+      REQUIRE(in_block);
+      in_block = false;
+    } else if (m.has_relation()) {
+      REQUIRE(in_block);
+    } else if (m.has_insert()) {
+      REQUIRE(in_block);
+      REQUIRE(m.insert().xid() != 0);
+      order.emplace_back(m.insert().xid(),
+                         m.insert().new_tuple().values(0).int_value());
+    } else if (m.has_stream_abort()) {
+      REQUIRE_FALSE(in_block);
+      CHECK(m.stream_abort().xid() == ParseU64(xid));
+      REQUIRE(m.stream_abort().subxid() != m.stream_abort().xid());
+      uint32_t sub = m.stream_abort().subxid();
+      std::vector<std::pair<uint32_t, int64_t>> kept;
+      for (const auto& e : order) {
+        if (e.first != sub) kept.push_back(e);
+      }
+      order.swap(kept);
+    } else if (m.has_stream_commit()) {
+      REQUIRE_FALSE(in_block);
+      CHECK(m.stream_commit().xid() == ParseU64(xid));
+      CHECK(m.stream_commit().commit_lsn() < m.stream_commit().end_lsn());
+      CHECK(writes.back().lsn == m.stream_commit().end_lsn());
+      for (const auto& e : order) applied.push_back(e.second);
+      committed = true;
+    } else {
+      FAIL("unexpected message " << m.ShortDebugString());
+    }
+  }
+  REQUIRE(committed);
+  CHECK(blocks >= 1);
+  std::vector<int64_t> expected;
+  for (int64_t id = 1; id <= 1500; id++) expected.push_back(id);
+  // Report the first difference rather than two 1,500-element lists.
+  size_t first_diff = 0;
+  while (first_diff < applied.size() && first_diff < expected.size() &&
+         applied[first_diff] == expected[first_diff]) {
+    first_diff++;
+  }
+  INFO("applied " << applied.size() << " rows, expected " << expected.size()
+                  << "; first difference at position " << first_diff
+                  << (first_diff < applied.size()
+                          ? " (applied id " + std::to_string(applied[first_diff]) + ")"
+                          : std::string()));
+  REQUIRE(applied.size() == expected.size());
+  REQUIRE(first_diff == expected.size());
+}
+
+}  // namespace
+}  // namespace w2p_test
