@@ -49,6 +49,15 @@ ALTER TABLE dfull ADD COLUMN x text DEFAULT 'filled';
 DELETE FROM dfull;
 SELECT * FROM w2p('ddl');
 
+-- generated columns are not part of the relation nor of the rows
+CREATE TABLE dgen (id int PRIMARY KEY, a int,
+                   g int GENERATED ALWAYS AS (a * 2) STORED, b text);
+INSERT INTO dgen (id, a, b) VALUES (1, 5, 'x');
+ALTER TABLE dgen ADD COLUMN g2 text GENERATED ALWAYS AS (b || '!') STORED;
+UPDATE dgen SET a = 6;
+SELECT * FROM w2p('ddl');
+DROP TABLE dgen;
+
 SELECT pg_drop_replication_slot('ddl');
 DROP TABLE dt_renamed, dfull;
 DROP TYPE dmood_renamed;

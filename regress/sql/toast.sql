@@ -48,6 +48,27 @@ INSERT INTO tt VALUES (5, 1, 'short', '\x00');
 UPDATE tt SET small = 6;
 SELECT * FROM w2p('toast');
 
+-- TOAST values in a streamed transaction: PostgreSQL reassembles them before
+-- the change is streamed; every value arrives whole
+CREATE TABLE tst (id int PRIMARY KEY, t text);
+ALTER TABLE tst ALTER COLUMN t SET STORAGE EXTERNAL;
+BEGIN;
+INSERT INTO tst SELECT i, repeat(md5(i::text), 2000) FROM generate_series(1, 30) AS i;
+UPDATE tst SET t = t || 'x' WHERE id <= 5;
+COMMIT;
+SELECT kind, count(*),
+       bool_and(md5(v ->> 'text_value')
+                = md5(repeat(md5(id::text), 2000) || CASE WHEN kind = 'update' THEN 'x' ELSE '' END))
+       AS exact
+  FROM (SELECT k AS kind, (m -> k #>> '{new_tuple,values,0,int_value}')::int AS id,
+               m -> k #> '{new_tuple,values,1}' AS v
+          FROM w2p_raw_peek('toast', 'streaming', 'on') AS m, jsonb_object_keys(m) AS k
+         WHERE k IN ('insert', 'update')) AS x
+ GROUP BY kind ORDER BY kind;
+SELECT count(*) > 0 AS streamed FROM w2p('toast', 'streaming', 'on') AS m
+ WHERE m ? 'stream_commit';
+DROP TABLE tst;
+
 SELECT pg_drop_replication_slot('toast');
 DROP TABLE tt, tt_full;
 DROP FUNCTION big(int);
