@@ -185,12 +185,12 @@ Status ReplicationConnection::DropSlot(const std::string& slot) {
 
 Result<std::optional<SlotInfo>> ReplicationConnection::ReadSlot(
     const std::string& slot) {
-  const char* params[] = {slot.c_str()};
-  ResultPtr res(PQexecParams(
-      conn_,
+  // Replication connections speak only the simple query protocol.
+  std::string sql =
       "SELECT plugin, confirmed_flush_lsn::text, restart_lsn::text, two_phase "
-      "FROM pg_catalog.pg_replication_slots WHERE slot_name = $1",
-      1, nullptr, params, nullptr, nullptr, 0));
+      "FROM pg_catalog.pg_replication_slots WHERE slot_name = " +
+      QuoteLiteral(slot);
+  ResultPtr res(PQexec(conn_, sql.c_str()));
   if (PQresultStatus(res.get()) != PGRES_TUPLES_OK) {
     return ErrorFromResult(res.get(),
                            fmt::format("could not read replication slot \"{}\"", slot));
