@@ -38,8 +38,10 @@
  *					the least protobuf-c could cost, not a way a plugin can work.
  *
  * Usage: encoder_bench [-n iterations] [-r runs] [-m mode] [-d dir]
- *	  Prints "mode<TAB>ns/message<TAB>bytes/message" per mode: the median of
- *	  `runs` timed runs of `iterations` messages each, the modes taking turns.
+ *	  Prints "mode<TAB>wall ns/message<TAB>CPU ns/message<TAB>bytes/message"
+ *	  per mode: medians of `runs` timed runs of `iterations` messages each,
+ *	  the modes taking turns.  CPU time is the thread's own, so that it does
+ *	  not count the time other processes had the core.
  *	  Before timing, checks that all modes write the same bytes (exit 1 if
  *	  not); -d also writes each mode's encoding of three messages (one
  *	  Batch) to dir/<mode>.bin.
@@ -451,18 +453,29 @@ loop_pack_only(StringInfo out, const PbcChange *c, long n)
 	}
 }
 
-/*
- * Run `n` iterations of `mode` into out; returns elapsed nanoseconds.
- * `built` is the prebuilt tree of pack-only.
- */
 static double
-run_mode(BenchMode mode, StringInfo out, const PbcChange *built, long n)
+elapsed_ns(const struct timespec *start, const struct timespec *end)
 {
-	struct timespec start;
-	struct timespec end;
+	return (end->tv_sec - start->tv_sec) * 1e9 + (end->tv_nsec - start->tv_nsec);
+}
+
+/*
+ * Run `n` iterations of `mode` into out; sets the elapsed wall-clock and
+ * thread CPU time in nanoseconds (either pointer may be NULL).  `built` is
+ * the prebuilt tree of pack-only.
+ */
+static void
+run_mode(BenchMode mode, StringInfo out, const PbcChange *built, long n,
+		 double *wall_ns, double *cpu_ns)
+{
+	struct timespec wall_start;
+	struct timespec wall_end;
+	struct timespec cpu_start;
+	struct timespec cpu_end;
 
 	resetStringInfo(out);
-	clock_gettime(CLOCK_MONOTONIC, &start);
+	clock_gettime(CLOCK_MONOTONIC, &wall_start);
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu_start);
 	switch (mode)
 	{
 		case MODE_DIRECT:
@@ -480,8 +493,12 @@ run_mode(BenchMode mode, StringInfo out, const PbcChange *built, long n)
 		case NMODES:
 			break;
 	}
-	clock_gettime(CLOCK_MONOTONIC, &end);
-	return (end.tv_sec - start.tv_sec) * 1e9 + (end.tv_nsec - start.tv_nsec);
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu_end);
+	clock_gettime(CLOCK_MONOTONIC, &wall_end);
+	if (wall_ns != NULL)
+		*wall_ns = elapsed_ns(&wall_start, &wall_end);
+	if (cpu_ns != NULL)
+		*cpu_ns = elapsed_ns(&cpu_start, &cpu_end);
 }
 
 static int
@@ -530,7 +547,8 @@ main(int argc, char **argv)
 	StringInfoData sample[NMODES];
 	PbcChange	built;
 	Arena	   *arena = pg_malloc(sizeof(Arena));
-	double	   *ns;
+	double	   *wall;
+	double	   *cpu;
 	int			msg_bytes;
 	int			opt;
 	int			m;
@@ -570,7 +588,7 @@ main(int argc, char **argv)
 	for (m = 0; m < NMODES; m++)
 	{
 		initStringInfo(&sample[m]);
-		run_mode(m, &sample[m], &built, 3);
+		run_mode(m, &sample[m], &built, 3, NULL, NULL);
 		if (sample[m].len % 3 != 0 ||
 			sample[m].len != sample[MODE_DIRECT].len ||
 			memcmp(sample[m].data, sample[MODE_DIRECT].data, sample[m].len) != 0)
@@ -585,18 +603,23 @@ main(int argc, char **argv)
 	msg_bytes = sample[MODE_DIRECT].len / 3;
 
 	initStringInfo(&out);
-	ns = pg_malloc(sizeof(double) * NMODES * runs);
+	wall = pg_malloc(sizeof(double) * NMODES * runs);
+	cpu = pg_malloc(sizeof(double) * NMODES * runs);
 	for (r = 0; r < runs; r++)
 		for (m = 0; m < NMODES; m++)
 			if (only < 0 || only == m)
-				ns[m * runs + r] = run_mode(m, &out, &built, iterations) / iterations;
+				run_mode(m, &out, &built, iterations,
+						 &wall[m * runs + r], &cpu[m * runs + r]);
 
 	for (m = 0; m < NMODES; m++)
 	{
 		if (only >= 0 && only != m)
 			continue;
-		qsort(ns + m * runs, runs, sizeof(double), cmp_double);
-		printf("%s\t%.1f\t%d\n", mode_names[m], ns[m * runs + runs / 2], msg_bytes);
+		qsort(wall + m * runs, runs, sizeof(double), cmp_double);
+		qsort(cpu + m * runs, runs, sizeof(double), cmp_double);
+		printf("%s\t%.1f\t%.1f\t%d\n", mode_names[m],
+			   wall[m * runs + runs / 2] / iterations,
+			   cpu[m * runs + runs / 2] / iterations, msg_bytes);
 	}
 	return 0;
 }

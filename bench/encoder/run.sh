@@ -86,9 +86,11 @@ done
 
 # --- wall time ---------------------------------------------------------------
 
-declare -A ns bytes instr
-while IFS=$'\t' read -r mode n b; do
-    ns[$mode]=$n
+load=$(cut -d' ' -f1-3 /proc/loadavg)
+declare -A wall cpu bytes instr
+while IFS=$'\t' read -r mode w c b; do
+    wall[$mode]=$w
+    cpu[$mode]=$c
     bytes[$mode]=$b
 done < <("$build/encoder_bench" -n "$iterations" -r "$runs")
 
@@ -110,11 +112,12 @@ done
 cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
 pbc=$(pkg-config --modversion libprotobuf-c)
 echo "Encoding one Insert of the benchmark row as a Batch element;"
-echo "median of $runs runs of $iterations messages; callgrind over $cg_iterations messages."
+echo "medians of $runs runs of $iterations messages; callgrind over $cg_iterations messages;"
+echo "load average before the runs: $load."
 echo "$cpu; $($cc --version | head -n 1); protobuf-c $pbc; $("$pg_config" --version)."
 echo
-echo "| encoder | ns/message | instructions/message | bytes/message |"
-echo "|---|---:|---:|---:|"
+echo "| encoder | wall ns/message | CPU ns/message | instructions/message | bytes/message |"
+echo "|---|---:|---:|---:|---:|"
 for mode in "${modes[@]}"; do
     case $mode in
         direct) label="direct (plugin/pbwrite.h)" ;;
@@ -122,5 +125,5 @@ for mode in "${modes[@]}"; do
         protobuf-c-buffer) label="protobuf-c: build structs, pack_to_buffer" ;;
         pack-only) label="protobuf-c: get_packed_size + pack only (structs prebuilt)" ;;
     esac
-    echo "| $label | ${ns[$mode]} | ${instr[$mode]} | ${bytes[$mode]} |"
+    echo "| $label | ${wall[$mode]} | ${cpu[$mode]} | ${instr[$mode]} | ${bytes[$mode]} |"
 done
