@@ -186,6 +186,7 @@ median() { sort -g | awk '{ v[NR] = $1 } END {
 # ---------------------------------------------------------------------------
 
 t_begin=$(date +%s)
+load_begin=$(cut -d' ' -f1-3 /proc/loadavg)
 start_cluster
 log "cluster in $PGCLUSTER_DIR, port $PORT"
 "${PSQL[@]}" -f "$here/setup.sql"
@@ -229,6 +230,7 @@ for ((r = 1; r <= RUNS; r++)); do
         IFS='|' read -r label slot opts <<<"${configs[$i]}"
         out=$(sql "SELECT secs, writes, bytes FROM bench_peek('$slot', $(sql_options "$opts"))")
         IFS='|' read -r secs w b <<<"$out"
+        secs=$(printf '%.3f' "$secs")
         log "sql    run $r  $label: $secs s, $w writes, $b bytes"
         sql_secs[$i]+="$secs "
         if [ -n "${writes[$i]:-}" ] && [ "${writes[$i]}" != "$w" -o "${bytes[$i]}" != "$b" ]; then
@@ -335,6 +337,22 @@ report=$SCRATCH/report.md
             printf "| %s | %.3f | %.0f | %.1f | %.2f | %.3f | %.2f | %d |\n",
                 label, s, n / s, b / n, s / rs, st, st / rst, w }'
     done
+    # wal2proto's defaults against its targets relative to pgoutput.
+    for i in "${!configs[@]}"; do
+        [[ ${configs[$i]} == "wal2proto (defaults)|"* ]] || continue
+        s=$(tr ' ' '\n' <<<"${sql_secs[$i]}" | grep . | median)
+        st=$(tr ' ' '\n' <<<"${stream_secs[$i]}" | grep . | median)
+        awk -v s="$s" -v st="$st" -v rs="$ref_sql" -v rst="$ref_stream" \
+            -v b="${bytes[$i]}" -v rb="${bytes[$ref]}" 'BEGIN {
+            printf "\nwal2proto (defaults) against pgoutput: SQL time %.2fx (target <= 0.8), streamed time %.2fx (target <= 0.6), bytes/change %.2fx (target <= 0.8).\n",
+                s / rs, st / rst, b / rb }'
+    done
+    echo
+    echo "Every run, in seconds (SQL | streamed):"
+    echo
+    for i in "${!configs[@]}"; do
+        echo "- ${configs[$i]%%|*}: ${sql_secs[$i]}| ${stream_secs[$i]% }"
+    done
     echo
     echo "Environment: PostgreSQL $("$BINDIR/postgres" --version | awk '{ print $3 }'),"
     echo "$(nproc) cores ($(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)),"
@@ -352,7 +370,8 @@ report=$SCRATCH/report.md
     else
         echo "${versions%, }."
     fi
-    echo "Total benchmark time $(( $(date +%s) - t_begin )) s."
+    echo "Total benchmark time $(( $(date +%s) - t_begin )) s; load average $load_begin at the"
+    echo "start, $(cut -d' ' -f1-3 /proc/loadavg) at the end (other work on the machine slows every figure)."
 } >"$report"
 
 cat "$report"
