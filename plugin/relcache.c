@@ -241,8 +241,8 @@ entry_build(W2PRelEntry *entry, Relation rel, const W2POptions *opts)
 		rootrel = RelationIdGetRelation(root);
 		if (!RelationIsValid(rootrel))
 			elog(ERROR, "could not open relation with OID %u", root);
-		entry->map = convert_tuples_by_name(CreateTupleDescCopy(desc),
-											CreateTupleDescCopy(RelationGetDescr(rootrel)));
+		entry->map = convert_tuples_by_name(CreateTupleDescCopyConstr(desc),
+											CreateTupleDescCopyConstr(RelationGetDescr(rootrel)));
 		RelationClose(rootrel);
 	}
 	else
@@ -261,7 +261,8 @@ entry_build(W2PRelEntry *entry, Relation rel, const W2POptions *opts)
 	if (entry->publish_relid == relid)
 	{
 		entry->replident = rel->rd_rel->relreplident;
-		entry->desc = CreateTupleDescCopy(desc);
+		/* with constraints: deforming needs the missing values of added columns */
+		entry->desc = CreateTupleDescCopyConstr(desc);
 		if (entry->replident != REPLICA_IDENTITY_FULL)
 			idattrs = RelationGetIdentityKeyBitmap(rel);
 

@@ -238,18 +238,42 @@ batch_close(LogicalDecodingContext *ctx, W2PData *data)
 	data->batch_open = false;
 }
 
-/* Write the open batch if it reached batch-bytes. */
+/*
+ * A message was just appended at offset msg_start of ctx->out.  Keep every
+ * write within batch-bytes: when the message made a non-empty batch too
+ * big, the batch is written without it and the message starts the next
+ * one; a message bigger than batch-bytes goes out alone.  The copy this
+ * takes happens once per batch, of one message.
+ */
 static void
-batch_maybe_close(LogicalDecodingContext *ctx, W2PData *data)
+batch_message_done(LogicalDecodingContext *ctx, W2PData *data, int msg_start)
 {
-	if (data->batch_open &&
-		ctx->out->len - data->batch_start >= data->opts.batch_bytes)
+	StringInfo	out = ctx->out;
+	int			batch_len = out->len - data->batch_start;
+
+	if (batch_len < data->opts.batch_bytes)
+		return;
+	if (batch_len > data->opts.batch_bytes && msg_start > data->batch_start)
+	{
+		int			msg_len = out->len - msg_start;
+		char	   *msg = MemoryContextAlloc(data->change_cxt, msg_len);
+
+		memcpy(msg, out->data + msg_start, msg_len);
+		out->len = msg_start;
 		batch_close(ctx, data);
+		batch_open(ctx, data);
+		appendBinaryStringInfo(out, msg, msg_len);
+		pfree(msg);
+		if (out->len - data->batch_start < data->opts.batch_bytes)
+			return;
+	}
+	batch_close(ctx, data);
 }
 
 /*
  * Open a Batch element holding a Message with member `member`, opening the
- * batch itself first if needed.
+ * batch itself first if needed.  *bmark - 1 is where the element starts
+ * (the Batch.messages tag is one byte).
  */
 static void
 message_open(LogicalDecodingContext *ctx, W2PData *data, uint32 member,
@@ -260,22 +284,25 @@ message_open(LogicalDecodingContext *ctx, W2PData *data, uint32 member,
 	*mmark = pb_open(ctx->out, member);
 }
 
-/* Close the message, and the batch if it is full. */
+/* Close the message, and write the batch if it is full. */
 static void
 message_close(LogicalDecodingContext *ctx, W2PData *data, int bmark, int mmark)
 {
 	pb_close(ctx->out, mmark);
 	pb_close(ctx->out, bmark);
-	batch_maybe_close(ctx, data);
+	batch_message_done(ctx, data, bmark - 1);
 }
 
 /* Send a relation's cached Relation message. */
 static void
 send_relation(LogicalDecodingContext *ctx, W2PData *data, W2PRelEntry *entry)
 {
+	int			msg_start;
+
 	batch_open(ctx, data);
+	msg_start = ctx->out->len;
 	appendBinaryStringInfo(ctx->out, entry->relmsg, entry->relmsg_len);
-	batch_maybe_close(ctx, data);
+	batch_message_done(ctx, data, msg_start);
 }
 
 /* ---------------------------------------------------------------------
@@ -428,7 +455,12 @@ prepare_for_change(LogicalDecodingContext *ctx, W2PData *data,
 	}
 }
 
-/* The xid a change inside a stream block carries (0 outside streaming). */
+/*
+ * The xid a change inside a stream block carries (0 outside streaming): that
+ * of the (sub)transaction that made it, so that a consumer can discard the
+ * changes of a subtransaction named by a later StreamAbort.  Callbacks get
+ * the top-level transaction; the change knows its own.
+ */
 static inline TransactionId
 change_xid(W2PData *data, ReorderBufferTXN *txn)
 {
@@ -518,7 +550,7 @@ w2p_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 					  reported->replident != REPLICA_IDENTITY_FULL);
 	if (newtuple != NULL)
 		w2p_put_tuple(out, member == MSG_INSERT ? 2 : 3, reported, newtuple, false);
-	pb_put_uint_nz(out, member == MSG_UPDATE ? 4 : 3, change_xid(data, txn));
+	pb_put_uint_nz(out, member == MSG_UPDATE ? 4 : 3, change_xid(data, change->txn));
 	message_close(ctx, data, bmark, mmark);
 
 	MemoryContextSwitchTo(old);
@@ -580,7 +612,7 @@ w2p_truncate(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 		pb_close(out, m);
 		pb_put_uint_nz(out, 2, change->data.truncate.cascade);
 		pb_put_uint_nz(out, 3, change->data.truncate.restart_seqs);
-		pb_put_uint_nz(out, 4, change_xid(data, txn));
+		pb_put_uint_nz(out, 4, change_xid(data, change->txn));
 		message_close(ctx, data, bmark, mmark);
 	}
 
