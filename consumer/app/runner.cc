@@ -16,6 +16,7 @@
 #include "app/runner.h"
 
 #include <signal.h>
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <chrono>
@@ -299,9 +300,13 @@ int Runner::Main() {
         return 1;
       }
       const auto& stats = pipeline_->stats();
-      spdlog::info("slot \"{}\": stopped{} at confirmed {}: {} transactions, {} changes",
+      struct rusage ru {};
+      getrusage(RUSAGE_SELF, &ru);
+      spdlog::info("slot \"{}\": stopped{} at confirmed {}: {} transactions, {} "
+                   "changes, peak RSS {} kB",
                    o_.slot, *end == SessionEnd::kEndpos ? " (endpos reached)" : "",
-                   last_sent_flush_.ToString(), stats.transactions, stats.changes);
+                   last_sent_flush_.ToString(), stats.transactions, stats.changes,
+                   ru.ru_maxrss);
       return 0;
     }
     // Keep what was written: syncing it now only moves durability forward.

@@ -13,6 +13,7 @@
 #include <cstring>
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 namespace walapply::sink::file {
 
@@ -152,6 +153,9 @@ Status FileSink::Recover(uint64_t size) {
   }
   if (cut < size) {
     truncated_bytes_ = size - cut;
+    spdlog::info("target {}: cut {} bytes of an interrupted write after the last "
+                 "complete record",
+                 name_, truncated_bytes_);
     if (ftruncate(fd_, static_cast<off_t>(cut)) != 0) return IoError("truncate");
     if (fdatasync(fd_) != 0) return IoError("fsync");
   }
