@@ -956,3 +956,108 @@ TEST_CASE("a streamed transaction with a rolled-back savepoint",
 
 }  // namespace
 }  // namespace w2p_test
+
+// ---- two-phase commit ---------------------------------------------------
+
+namespace w2p_test {
+namespace {
+
+// The write holding the message for which pred is true.
+template <typename Pred>
+const Write& WriteWith(const std::vector<Write>& writes, Pred pred) {
+  for (const Write& w : writes) {
+    for (const auto& m : w.batch.messages()) {
+      if (pred(m)) return w;
+    }
+  }
+  FAIL("no write holds the message looked for");
+  return writes.front();  // not reached
+}
+
+TEST_CASE("two-phase: prepare, commit prepared, rollback prepared",
+          "[plugin][twophase]") {
+  auto db = FreshDatabase("w2p_decode_2pc");
+  db->Exec("CREATE TABLE p_t (id integer PRIMARY KEY, v text)");
+  db->Exec(
+      "SELECT pg_create_logical_replication_slot('tpc', 'wal2proto', false, "
+      "true)");
+
+  std::string xids[2];
+  int64_t prepared_us[2];
+  const char* gids[2] = {"w2p-gid-1", "w2p-gid-2"};
+  for (int i = 0; i < 2; i++) {
+    db->Exec("BEGIN");
+    db->Exec("INSERT INTO p_t VALUES (" + std::to_string(i + 1) + ", 'v')");
+    xids[i] = db->Scalar("SELECT pg_current_xact_id()::text");
+    db->Exec(std::string("PREPARE TRANSACTION '") + gids[i] + "'");
+    prepared_us[i] = ParseI64(db->Scalar(
+        std::string("SELECT (extract(epoch FROM prepared) * 1000000)::int8::text"
+                    " FROM pg_prepared_xacts WHERE gid = '") +
+        gids[i] + "'"));
+    db->Exec(std::string(i == 0 ? "COMMIT" : "ROLLBACK") + " PREPARED '" +
+             gids[i] + "'");
+  }
+  int64_t commit_us = ParseI64(db->Scalar(
+      "SELECT (extract(epoch FROM pg_xact_commit_timestamp('" + xids[0] +
+      "'::xid)) * 1000000)::int8::text"));
+
+  std::vector<Write> writes = GetChanges(*db, "tpc", {"proto-version", "1"});
+  std::vector<pb::Message> msgs = Flatten(writes);
+  std::vector<std::string> kinds;
+  for (const auto& m : msgs) kinds.push_back(KindName(m));
+  REQUIRE(kinds == std::vector<std::string>{
+                       "begin_prepare", "relation", "insert", "prepare",
+                       "commit_prepared", "begin_prepare", "insert",
+                       "prepare", "rollback_prepared"});
+
+  for (int i = 0; i < 2; i++) {
+    INFO("transaction " << gids[i]);
+    size_t at = i == 0 ? 0 : 5;
+    const pb::BeginPrepare& bp = msgs[at].begin_prepare();
+    const pb::Prepare& pr = msgs[at + (i == 0 ? 3 : 2)].prepare();
+    CHECK(bp.xid() == ParseU64(xids[i]));
+    CHECK(pr.xid() == bp.xid());
+    CHECK(bp.gid() == gids[i]);
+    CHECK(pr.gid() == gids[i]);
+    CHECK(bp.prepare_lsn() == pr.prepare_lsn());
+    CHECK(bp.end_lsn() == pr.end_lsn());
+    CHECK(pr.prepare_lsn() < pr.end_lsn());
+    CHECK(bp.prepare_time() == prepared_us[i]);
+    CHECK(pr.prepare_time() == prepared_us[i]);
+    const Write& pw = WriteWith(writes, [&](const pb::Message& m) {
+      return m.has_prepare() && m.prepare().gid() == gids[i];
+    });
+    CHECK(pw.lsn == pr.end_lsn());
+  }
+
+  const pb::Prepare& pr1 = msgs[3].prepare();
+  const pb::CommitPrepared& cp = msgs[4].commit_prepared();
+  CHECK(cp.xid() == ParseU64(xids[0]));
+  CHECK(cp.gid() == gids[0]);
+  CHECK(cp.commit_lsn() >= pr1.end_lsn());
+  CHECK(cp.commit_lsn() < cp.end_lsn());
+  CHECK(cp.commit_time() == commit_us);
+  CHECK(WriteWith(writes, [](const pb::Message& m) {
+          return m.has_commit_prepared();
+        }).lsn == cp.end_lsn());
+
+  const pb::Prepare& pr2 = msgs[7].prepare();
+  const pb::RollbackPrepared& rp = msgs[8].rollback_prepared();
+  CHECK(rp.gid() == gids[1]);
+  CHECK(rp.prepare_end_lsn() == pr2.end_lsn());
+  CHECK(rp.rollback_end_lsn() > pr2.end_lsn());
+  CHECK(rp.prepare_time() == prepared_us[1]);
+  CHECK(rp.rollback_time() >= rp.prepare_time());
+  CHECK(WriteWith(writes, [](const pb::Message& m) {
+          return m.has_rollback_prepared();
+        }).lsn == rp.rollback_end_lsn());
+
+  const pb::Insert& ins1 = msgs[2].insert();
+  const pb::Insert& ins2 = msgs[6].insert();
+  CHECK(ins1.new_tuple().values(0).int_value() == 1);
+  CHECK(ins2.new_tuple().values(0).int_value() == 2);
+  CHECK(ins2.relation_id() == msgs[1].relation().relation_id());
+}
+
+}  // namespace
+}  // namespace w2p_test
