@@ -125,6 +125,7 @@ INSERT INTO st SELECT i, 'top' FROM generate_series(20001, 21000) AS i;
 SAVEPOINT a;
 INSERT INTO st SELECT i, 'rolled back' FROM generate_series(30001, 34000) AS i;
 ROLLBACK TO SAVEPOINT a;
+RELEASE SAVEPOINT a;    -- back in the top-level transaction
 SAVEPOINT b;
 INSERT INTO st SELECT i, 'released' FROM generate_series(40001, 40005) AS i;
 RELEASE SAVEPOINT b;
