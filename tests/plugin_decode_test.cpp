@@ -1061,3 +1061,59 @@ TEST_CASE("two-phase: prepare, commit prepared, rollback prepared",
 
 }  // namespace
 }  // namespace w2p_test
+
+// ---- text output does not depend on session settings --------------------
+
+namespace w2p_test {
+namespace {
+
+TEST_CASE("text output uses the documented settings, not the session's",
+          "[plugin][types]") {
+  auto db = FreshDatabase("w2p_decode_textout");
+  db->Exec(
+      "CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy');"
+      "CREATE TYPE bag AS (f double precision, b bytea, d date, iv interval,"
+      "                    ts timestamp);"
+      "CREATE TABLE t_t (id integer PRIMARY KEY, c bag, r daterange,"
+      "                  m mood[])");
+  db->Exec("SELECT pg_create_logical_replication_slot('txt', 'wal2proto')");
+  // Inserted (and decoded) with DateStyle 'SQL, DMY', IntervalStyle
+  // sql_standard, bytea_output escape, extra_float_digits 0 (see Db).
+  db->Exec(
+      "INSERT INTO t_t VALUES (1,"
+      " ROW(0.1::float8 + 0.2::float8, '\\x00ff'::bytea, date '2024-02-29',"
+      "     interval 'P1DT2H', timestamp '2024-02-29 12:34:56.5'),"
+      " daterange(date '2024-02-29', date '2024-03-01'),"
+      " ARRAY['happy', 'sad']::mood[])");
+
+  // The texts the proto promises: DateStyle ISO, IntervalStyle postgres,
+  // extra_float_digits 3, bytea_output hex.  Hand-written, then checked
+  // against PostgreSQL under those settings.
+  const std::string kBag =
+      R"((0.30000000000000004,"\\x00ff",2024-02-29,"1 day 02:00:00","2024-02-29 12:34:56.5"))";
+  const std::string kRange = "[2024-02-29,2024-03-01)";
+  {
+    Db iso("w2p_decode_textout");
+    iso.Exec(
+        "SET DateStyle = 'ISO, MDY'; SET IntervalStyle = 'postgres';"
+        "SET extra_float_digits = 3; SET bytea_output = 'hex'");
+    REQUIRE(iso.Scalar("SELECT c::text FROM t_t") == kBag);
+    REQUIRE(iso.Scalar("SELECT r::text FROM t_t") == kRange);
+  }
+
+  std::vector<Write> writes = GetChanges(*db, "txt", {"proto-version", "1"});
+  std::vector<pb::Message> msgs = Flatten(writes);
+  REQUIRE(msgs.size() == 4);
+  REQUIRE(msgs[2].has_insert());
+  const pb::Relation& rel = msgs[1].relation();
+  uint32_t mood_oid = static_cast<uint32_t>(
+      ParseU64(db->Scalar("SELECT 'mood'::regtype::oid::text")));
+  CHECK(rel.columns(3).type_name() == "public.mood[]");
+  RequireSameTuple({Int(1), TextOutput(kBag), TextOutput(kRange),
+                    Array(mood_oid, {2}, {1},
+                          {TextOutput("happy"), TextOutput("sad")})},
+                   msgs[2].insert().new_tuple(), rel, "insert");
+}
+
+}  // namespace
+}  // namespace w2p_test
