@@ -49,5 +49,27 @@ SELECT count(*) AS local_begins,
 
 SELECT count(*) FROM w2p('orig');
 SELECT pg_drop_replication_slot('orig');
+
+-- prepared and streamed transactions replayed from an origin: BeginPrepare
+-- carries the origin; origin=none drops them whole (no CommitPrepared
+-- either), and keeps the local one
+SELECT 'init' FROM pg_create_logical_replication_slot('orig2', 'wal2proto', false, true);
+SELECT pg_replication_origin_session_setup('upstream');
+BEGIN;
+SELECT pg_replication_origin_xact_setup('2/ABCDEF', '2021-01-01 00:00:00+00');
+INSERT INTO ot VALUES (10, 'prepared remote');
+PREPARE TRANSACTION 'remote gid';
+COMMIT PREPARED 'remote gid';
+INSERT INTO ot SELECT i, 'streamed remote' FROM generate_series(1000, 5999) AS i;
+SELECT pg_replication_origin_session_reset();
+INSERT INTO ot VALUES (11, 'local');
+SELECT m FROM w2p_peek('orig2') AS m
+ WHERE m ? 'begin_prepare' OR m ? 'begin';
+SELECT k, CASE WHEN k IN ('stream_start', 'stream_stop') AND count(*) > 1
+               THEN 'several' ELSE count(*)::text END AS n
+  FROM w2p_peek('orig2', 'streaming', 'on') AS m, jsonb_object_keys(m) AS k
+ GROUP BY k ORDER BY k;
+SELECT * FROM w2p('orig2', 'origin', 'none', 'streaming', 'on');
+SELECT pg_drop_replication_slot('orig2');
 SELECT pg_replication_origin_drop('upstream');
 DROP TABLE ot;

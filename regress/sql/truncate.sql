@@ -34,5 +34,17 @@ TRUNCATE tr_c, tr_b, tr_a;
 TRUNCATE tr_d;
 SELECT * FROM w2p('trunc', 'exclude-tables', 'public.tr_b,public.tr_d');
 
+-- one command truncating 60 tables lists them all, in order
+SELECT format('CREATE TABLE tr_many_%s (id int)', i) FROM generate_series(1, 60) AS i \gexec
+SELECT format('TRUNCATE %s', string_agg(format('tr_many_%s', i), ', ' ORDER BY i))
+  FROM generate_series(1, 60) AS i \gexec
+SELECT count(*) FILTER (WHERE m ? 'relation') AS relations,
+       jsonb_array_length(max(m #>> '{truncate,relation_ids}')::jsonb) AS truncated,
+       max(m #>> '{truncate,relation_ids}')::jsonb
+           = (SELECT jsonb_agg(format('tr_many_%s', i) ORDER BY i) FROM generate_series(1, 60) AS i)
+           AS in_order
+  FROM w2p('trunc') AS m;
+SELECT format('DROP TABLE tr_many_%s', i) FROM generate_series(1, 60) AS i \gexec
+
 SELECT pg_drop_replication_slot('trunc');
 DROP TABLE tr_a, tr_b, tr_c, tr_d;

@@ -62,6 +62,7 @@ INSERT INTO t_text VALUES
     (3, NULL, 'quote " backslash \ tab	newline
 end', 'é', 'é', 'Ünïcödé', 'Z'),
     (4, true, '😀 emoji, 漢字 CJK, Ελληνικά', '漢字😀', '😀', '😀', NULL),
+    (6, NULL, 'a "char" holding a byte above 127', NULL, NULL, NULL, '\303'),
     (5, NULL, NULL, NULL, NULL, NULL, NULL);
 INSERT INTO t_bytea VALUES
     (1, '\x'),
@@ -167,7 +168,7 @@ SELECT count(*) AS rows,
             AND v->3->>'text_value' IS NOT DISTINCT FROM vc
             AND v->4->>'text_value' IS NOT DISTINCT FROM bp::text || repeat(' ', 5 - length(bp))
             AND v->5->>'text_value' IS NOT DISTINCT FROM nm::text
-            AND v->6->>'text_value' IS NOT DISTINCT FROM ch::text) AS exact
+            AND v->6->>'text_value' IS NOT DISTINCT FROM CASE WHEN ch IS NOT NULL THEN format('%s', ch) END) AS exact
   FROM vals('t_text') JOIN t_text USING (id);
 
 SELECT count(*) AS rows,
