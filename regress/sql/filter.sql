@@ -95,6 +95,25 @@ SELECT * FROM w2p_peek('filt', 'publish-via-root', '1', 'include-tables', 'publi
 SELECT * FROM w2p_peek('filt', 'publish-via-root', 'on', 'include-tables', 'public.meas_rome');
 SELECT count(*) FROM w2p('filt');
 
+-- a detached partition is its own table again, also under publish-via-root
+ALTER TABLE meas DETACH PARTITION meas_rome;
+INSERT INTO meas_rome (id, city, v) VALUES (7, 'Rome', 7.5);
+INSERT INTO meas VALUES (8, 'Paris', 8.5);
+SELECT * FROM w2p('filt', 'publish-via-root', 'on');
+
+-- identifiers beyond ASCII, in names and in patterns
+CREATE TABLE "表😀" ("列" int);
+CREATE TABLE "Ünïcode" (id int);
+INSERT INTO "表😀" VALUES (1);
+INSERT INTO "Ünïcode" VALUES (2);
+SELECT m #> '{relation,name}' AS name, m #> '{relation,columns,0,name}' AS first_column
+  FROM w2p_peek('filt', 'include-tables', 'public."表😀"') AS m WHERE m ? 'relation';
+SELECT m #> '{relation,name}' AS name
+  FROM w2p_peek('filt', 'include-tables', 'public.Ü*') AS m WHERE m ? 'relation';
+SELECT m #> '{relation,name}' AS name
+  FROM w2p('filt', 'exclude-tables', 'public."表😀"') AS m WHERE m ? 'relation';
+DROP TABLE "表😀", "Ünïcode", meas_rome;
+
 SELECT pg_drop_replication_slot('filt');
 DROP FUNCTION ids(text[]);
 DROP TABLE public.orders, public.order_lines, public.secret, public."MixedCase",
