@@ -223,7 +223,7 @@ put_value_varint(StringInfo out, uint32 field, uint32 member, uint64 v)
 	uint32		mtag = PB_TAG(member, PB_VARINT);
 	char	   *p;
 
-	enlargeStringInfo(out, 30);
+	pb_reserve(out, 30);
 	p = out->data + out->len;
 	p = pb_put_varint_raw(p, PB_TAG(field, PB_LEN));
 	p = pb_put_varint_raw(p, pb_varint_size(mtag) + pb_varint_size(v));
@@ -241,7 +241,7 @@ put_value_bytes(StringInfo out, uint32 field, uint32 member,
 	uint64		inner = pb_varint_size(mtag) + pb_varint_size(len) + len;
 	char	   *p;
 
-	enlargeStringInfo(out, inner + 20);
+	pb_reserve(out, inner + 20);
 	p = out->data + out->len;
 	p = pb_put_varint_raw(p, PB_TAG(field, PB_LEN));
 	p = pb_put_varint_raw(p, inner);
@@ -260,7 +260,7 @@ put_value_fixed(StringInfo out, uint32 field, uint32 member, uint64 bits,
 	char	   *p;
 	int			i;
 
-	enlargeStringInfo(out, 20);
+	pb_reserve(out, 20);
 	p = out->data + out->len;
 	p = pb_put_varint_raw(p, PB_TAG(field, PB_LEN));
 	*p++ = (char) (1 + nbytes);

@@ -36,6 +36,17 @@
 
 #define PB_TAG(field, wt)	((uint32) (((field) << 3) | (wt)))
 
+/*
+ * Make room for n more bytes.  The check is inline because it almost always
+ * succeeds; enlargeStringInfo itself is an out-of-line call.
+ */
+static inline void
+pb_reserve(StringInfo out, int n)
+{
+	if (out->len + n + 1 > out->maxlen)
+		enlargeStringInfo(out, n);
+}
+
 /* Number of bytes the varint encoding of v takes. */
 static inline int
 pb_varint_size(uint64 v)
@@ -80,7 +91,7 @@ pb_put_varint(StringInfo out, uint64 v)
 {
 	char	   *p;
 
-	enlargeStringInfo(out, 10);
+	pb_reserve(out, 10);
 	p = pb_put_varint_raw(out->data + out->len, v);
 	out->len = p - out->data;
 }
@@ -91,7 +102,7 @@ pb_put_uint(StringInfo out, uint32 field, uint64 v)
 {
 	char	   *p;
 
-	enlargeStringInfo(out, 20);
+	pb_reserve(out, 20);
 	p = out->data + out->len;
 	p = pb_put_varint_raw(p, PB_TAG(field, PB_VARINT));
 	p = pb_put_varint_raw(p, v);
@@ -125,7 +136,7 @@ pb_put_bytes(StringInfo out, uint32 field, const char *data, int len)
 {
 	char	   *p;
 
-	enlargeStringInfo(out, len + 20);
+	pb_reserve(out, len + 20);
 	p = out->data + out->len;
 	p = pb_put_varint_raw(p, PB_TAG(field, PB_LEN));
 	p = pb_put_varint_raw(p, (uint64) len);
@@ -151,7 +162,7 @@ pb_open(StringInfo out, uint32 field)
 	char	   *p;
 	int			mark;
 
-	enlargeStringInfo(out, 11);
+	pb_reserve(out, 11);
 	p = pb_put_varint_raw(out->data + out->len, PB_TAG(field, PB_LEN));
 	mark = p - out->data;
 	out->len = mark + 1;
@@ -169,7 +180,7 @@ pb_close(StringInfo out, int mark)
 	{
 		int			n = pb_varint_size((uint64) len);
 
-		enlargeStringInfo(out, n - 1);
+		pb_reserve(out, n - 1);
 		memmove(out->data + mark + n, out->data + mark + 1, len);
 		pb_put_varint_raw(out->data + mark, (uint64) len);
 		out->len += n - 1;
