@@ -221,18 +221,44 @@ log "workload done in $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a 
 # cache alone.
 sql "SELECT count(*) FROM pg_logical_slot_peek_binary_changes('bench_pgoutput', NULL, NULL, 'proto_version', '1', 'publication_names', 'bench_none')" >/dev/null
 
-declare -A sql_secs writes bytes stream_secs
+declare -A sql_secs sql_cpu writes bytes stream_secs stream_cpu
+
+# CPU time is measured beside wall-clock time: other work on the machine
+# stretches wall-clock time much more than CPU time.
+HZ=$(getconf CLK_TCK)
+TIMEFORMAT='%3U %3S'    # bash's time: user and system seconds
+POSTMASTER=$(pgcluster_as_user head -1 "$PGCLUSTER_DATA/postmaster.pid")
+
+# CPU ticks of the postmaster's children that have exited (cutime + cstime):
+# a walsender's CPU time lands there once it has exited.
+reaped_ticks() {
+    awk '{ sub(/^.*\) /, ""); print $14 + $15 }' "/proc/$POSTMASTER/stat"
+}
+
+# Wait until no client backend or walsender of the cluster is left, so that
+# the CPU time of the ones that have ended is in reaped_ticks().
+wait_for_backends() {
+    local n
+    for n in $(seq 100); do
+        pgrep -P "$POSTMASTER" -f '^postgres: (postgres postgres|walsender)' \
+            >/dev/null || return 0
+        sleep 0.05
+    done
+    die "backends of the cluster did not exit"
+}
 
 # (a) SQL interface.  Rounds go over every configuration in turn so that a
 # slow spell of the machine does not land on one plugin only.
 for ((r = 1; r <= RUNS; r++)); do
     for i in "${!configs[@]}"; do
         IFS='|' read -r label slot opts <<<"${configs[$i]}"
-        out=$(sql "SELECT secs, writes, bytes FROM bench_peek('$slot', $(sql_options "$opts"))")
-        IFS='|' read -r secs w b <<<"$out"
+        out=$(sql "SELECT secs, cpu_ticks, writes, bytes FROM bench_peek('$slot', $(sql_options "$opts"))")
+        IFS='|' read -r secs ticks w b <<<"$out"
         secs=$(printf '%.3f' "$secs")
-        log "sql    run $r  $label: $secs s, $w writes, $b bytes"
+        cpu=$(awk -v t="$ticks" -v hz="$HZ" 'BEGIN { printf "%.2f", t / hz }')
+        log "sql    run $r  $label: $secs s, CPU $cpu s, $w writes, $b bytes"
         sql_secs[$i]+="$secs "
+        sql_cpu[$i]+="$cpu "
         if [ -n "${writes[$i]:-}" ] && [ "${writes[$i]}" != "$w" -o "${bytes[$i]}" != "$b" ]; then
             die "$label: output differs between runs ($w/$b vs ${writes[$i]}/${bytes[$i]})"
         fi
@@ -288,19 +314,28 @@ for ((r = 1; r <= RUNS; r++)); do
         IFS='|' read -r label slot opts <<<"${configs[$i]}"
         sql "SELECT pg_copy_logical_replication_slot('$slot', 'bench_run')" >/dev/null
         mapfile -t oflags < <(recv_options "$opts")
+        wait_for_backends
+        server0=$(reaped_ticks)
         t0=$(date +%s.%N)
-        quiet "$BINDIR/pg_recvlogical" -h "$SOCKDIR" -p "$PORT" -U postgres \
-            -d postgres -S bench_run --start --endpos="$END_LSN" --no-loop \
-            -f /dev/null "${oflags[@]}"
+        { time quiet "$BINDIR/pg_recvlogical" -h "$SOCKDIR" -p "$PORT" \
+            -U postgres -d postgres -S bench_run --start --endpos="$END_LSN" \
+            --no-loop -f /dev/null "${oflags[@]}"; } 2>"$SCRATCH/time" ||
+            { cat "$SCRATCH/time" >&2; die "$label: pg_recvlogical failed"; }
         t1=$(date +%s.%N)
+        wait_for_backends
+        server1=$(reaped_ticks)
+        read -r cuser csys <"$SCRATCH/time"
         # pg_recvlogical confirms what it has received before it exits, so
         # the copy must have reached the end of the workload.
         reached=$(sql "SELECT confirmed_flush_lsn >= '$END_LSN' FROM pg_replication_slots WHERE slot_name = 'bench_run'")
         sql "SELECT pg_drop_replication_slot('bench_run')" >/dev/null
         [ "$reached" = t ] || die "$label: pg_recvlogical stopped before $END_LSN"
         secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
-        log "stream run $r  $label: $secs s"
+        cpu=$(awk -v s="$((server1 - server0))" -v hz="$HZ" -v u="$cuser" \
+            -v y="$csys" 'BEGIN { printf "%.2f", s / hz + u + y }')
+        log "stream run $r  $label: $secs s, CPU $cpu s (walsender $(awk -v s="$((server1 - server0))" -v hz="$HZ" 'BEGIN { printf "%.2f", s / hz }') s)"
         stream_secs[$i]+="$secs "
+        stream_cpu[$i]+="$cpu "
     done
 done
 
@@ -314,6 +349,8 @@ for i in "${!configs[@]}"; do
 done
 ref_sql=$(tr ' ' '\n' <<<"${sql_secs[$ref]}" | grep . | median)
 ref_stream=$(tr ' ' '\n' <<<"${stream_secs[$ref]}" | grep . | median)
+ref_sql_cpu=$(tr ' ' '\n' <<<"${sql_cpu[$ref]}" | grep . | median)
+ref_stream_cpu=$(tr ' ' '\n' <<<"${stream_cpu[$ref]}" | grep . | median)
 
 report=$SCRATCH/report.md
 {
@@ -348,10 +385,23 @@ report=$SCRATCH/report.md
                 s / rs, st / rst, b / rb }'
     done
     echo
-    echo "Every run, in seconds (SQL | streamed):"
+    echo "CPU time (user + system), less disturbed by other work on the machine than wall-clock time:"
+    echo "of the backend for SQL; of the walsender and pg_recvlogical together for streaming."
+    echo
+    echo "| plugin | SQL CPU s | SQL CPU ratio to pgoutput | streamed CPU s | streamed CPU ratio to pgoutput |"
+    echo "|---|---:|---:|---:|---:|"
+    for i in "${!configs[@]}"; do
+        c=$(tr ' ' '\n' <<<"${sql_cpu[$i]}" | grep . | median)
+        sc=$(tr ' ' '\n' <<<"${stream_cpu[$i]}" | grep . | median)
+        awk -v label="${configs[$i]%%|*}" -v c="$c" -v sc="$sc" \
+            -v rc="$ref_sql_cpu" -v rsc="$ref_stream_cpu" 'BEGIN {
+            printf "| %s | %.2f | %.2f | %.2f | %.2f |\n", label, c, c / rc, sc, sc / rsc }'
+    done
+    echo
+    echo "Every run, in seconds (SQL wall | streamed wall | SQL CPU | streamed CPU):"
     echo
     for i in "${!configs[@]}"; do
-        echo "- ${configs[$i]%%|*}: ${sql_secs[$i]}| ${stream_secs[$i]% }"
+        echo "- ${configs[$i]%%|*}: ${sql_secs[$i]}| ${stream_secs[$i]}| ${sql_cpu[$i]}| ${stream_cpu[$i]% }"
     done
     echo
     echo "Environment: PostgreSQL $("$BINDIR/postgres" --version | awk '{ print $3 }'),"
