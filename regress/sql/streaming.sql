@@ -92,6 +92,13 @@ SELECT count(*) AS inserts,
                 AND m #>> '{insert,new_tuple,values,1,text_value}' = repeat('x', 20)) AS exact
   FROM (SELECT m, row_number() OVER (ORDER BY n) AS rn FROM msgs WHERE m ? 'insert') AS x;
 SELECT m #>> '{logical_message,prefix}' AS prefix FROM msgs WHERE m ? 'logical_message';
+-- streamed messages carry their xids even with include-xids off (they are
+-- needed to apply the blocks); include-timestamp off drops the commit time
+SELECT load('streaming', 'on', 'include-xids', 'off', 'include-timestamp', 'off') > 0 AS sent;
+SELECT kind(m), bool_and(m -> kind(m) ? 'xid') AS has_xid,
+       bool_or(m -> kind(m) ? 'commit_time') AS has_time
+  FROM msgs WHERE kind(m) IN ('stream_start', 'insert', 'update', 'stream_commit')
+ GROUP BY 1 ORDER BY 1;
 SELECT count(*) > 0 AS consumed FROM w2p('strm', 'streaming', 'on');
 
 -- 2. a large transaction that aborts.  By the time these functions decode

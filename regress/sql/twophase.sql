@@ -73,6 +73,15 @@ SELECT m #>> '{commit_prepared,gid}' AS gid,
        m #>> '{commit_prepared,xid}' = (SELECT r.m #>> '{prepare,xid}' FROM raw r
                                          WHERE r.m #>> '{prepare,gid}' = 'gid 5') AS same_xid
   FROM raw WHERE m ? 'commit_prepared';
+-- two-phase messages carry their xid even with include-xids off;
+-- include-timestamp off drops their times
+SELECT k, bool_and(m -> k ? 'xid') AS has_xid,
+       bool_or(m -> k ? 'prepare_time' OR m -> k ? 'commit_time'
+               OR m -> k ? 'rollback_time') AS has_time
+  FROM w2p_raw_peek('tp', 'include-xids', 'off', 'include-timestamp', 'off') AS m,
+       jsonb_object_keys(m) AS k
+ WHERE k NOT IN ('relation', 'insert')
+ GROUP BY k ORDER BY k;
 DROP TABLE raw;
 SELECT count(*) FROM w2p('tp');
 
