@@ -167,6 +167,43 @@ SELECT m #>> '{insert,new_tuple,values,1,text_value}' AS v,
   FROM msgs WHERE m ? 'insert' GROUP BY 1, 2 ORDER BY 1, 2;
 SELECT count(*) > 0 AS consumed FROM w2p('strm', 'streaming', 'on');
 
+-- 3b. DDL inside a streamed transaction: the relation is sent again (in the
+-- block where it changed, and possibly in later blocks), and every change
+-- matches the last Relation sent before it
+BEGIN;
+SELECT pg_current_xact_id()::xid AS top \gset
+INSERT INTO st SELECT i, 'before' FROM generate_series(70001, 73000) AS i;
+ALTER TABLE st ADD COLUMN w int DEFAULT 7;
+INSERT INTO st SELECT i, 'after', i FROM generate_series(73001, 76000) AS i;
+ALTER TABLE st DROP COLUMN v;
+INSERT INTO st SELECT i, i FROM generate_series(76001, 79000) AS i;
+COMMIT;
+SELECT load('streaming', 'on') > 0 AS sent;
+SELECT blocks_ok();
+-- the distinct column lists, in order
+SELECT cols, count(*) > 0 AS sent
+  FROM (SELECT n, (SELECT string_agg(c ->> 'name', ', ' ORDER BY i)
+                     FROM jsonb_array_elements(m #> '{relation,columns}')
+                          WITH ORDINALITY AS a(c, i)) AS cols
+          FROM msgs WHERE m ? 'relation') AS r
+ GROUP BY cols ORDER BY min(n);
+SELECT count(*) AS inserts,
+       bool_and(jsonb_array_length(m #> '{insert,new_tuple,values}')
+                = (SELECT jsonb_array_length(r.m #> '{relation,columns}')
+                     FROM msgs AS r WHERE r.m ? 'relation' AND r.n < msgs.n
+                    ORDER BY r.n DESC LIMIT 1)) AS match_relation,
+       bool_and(CASE WHEN (m #>> '{insert,new_tuple,values,0,int_value}')::int <= 73000
+                     THEN m #>> '{insert,new_tuple,values,1,text_value}' = 'before'
+                     WHEN (m #>> '{insert,new_tuple,values,0,int_value}')::int <= 76000
+                     THEN m #>> '{insert,new_tuple,values,1,text_value}' = 'after'
+                          AND m #>> '{insert,new_tuple,values,2,int_value}'
+                              = m #>> '{insert,new_tuple,values,0,int_value}'
+                     ELSE m #>> '{insert,new_tuple,values,1,int_value}'
+                          = m #>> '{insert,new_tuple,values,0,int_value}' END) AS values_ok
+  FROM msgs WHERE m ? 'insert';
+SELECT count(*) > 0 AS consumed FROM w2p('strm', 'streaming', 'on');
+ALTER TABLE st DROP COLUMN w, ADD COLUMN v text;
+
 -- 4. a large transaction touching only an excluded table sends nothing
 CREATE TABLE st_excluded (id int);
 INSERT INTO st_excluded SELECT i FROM generate_series(1, 5000) AS i;
