@@ -95,6 +95,20 @@ SELECT * FROM w2p_peek('filt', 'publish-via-root', '1', 'include-tables', 'publi
 SELECT * FROM w2p_peek('filt', 'publish-via-root', 'on', 'include-tables', 'public.meas_rome');
 SELECT count(*) FROM w2p('filt');
 
+-- a leaf with REPLICA IDENTITY FULL under a root without a key: the old
+-- rows PostgreSQL logged are sent, mapped to the root's columns
+CREATE TABLE pr (id int, city text, v numeric) PARTITION BY LIST (city);
+CREATE TABLE pr_rome (junk int, v numeric, city text, id int);
+ALTER TABLE pr_rome DROP COLUMN junk;
+ALTER TABLE pr ATTACH PARTITION pr_rome FOR VALUES IN ('Rome');
+ALTER TABLE pr_rome REPLICA IDENTITY FULL;
+INSERT INTO pr VALUES (1, 'Rome', 1.5);
+UPDATE pr SET v = 2.5;
+DELETE FROM pr;
+SELECT * FROM w2p_peek('filt', 'publish-via-root', 'on') AS m WHERE NOT m ? 'relation';
+SELECT * FROM w2p('filt') AS m WHERE NOT m ? 'relation';
+DROP TABLE pr;
+
 -- a detached partition is its own table again, also under publish-via-root
 ALTER TABLE meas DETACH PARTITION meas_rome;
 INSERT INTO meas_rome (id, city, v) VALUES (7, 'Rome', 7.5);
