@@ -106,6 +106,36 @@ SELECT kind, CASE WHEN kind IN ('stream_start', 'stream_stop') AND n > 1
   FROM w2p_counts('tp', 'streaming', 'on') ORDER BY kind;
 COMMIT PREPARED 'big';
 SELECT * FROM w2p('tp', 'streaming', 'on');
+
+-- the same with a rolled back subtransaction, then ROLLBACK PREPARED: the
+-- subtransaction's streamed rows are discarded by a StreamAbort before
+-- StreamPrepare
+BEGIN;
+SELECT pg_current_xact_id()::xid AS top \gset
+INSERT INTO tpt SELECT i, 'top' FROM generate_series(10000, 12999) AS i;
+SAVEPOINT a;
+INSERT INTO tpt SELECT i, 'sub' FROM generate_series(20000, 22999) AS i;
+ROLLBACK TO SAVEPOINT a;
+PREPARE TRANSACTION 'big rolled back';
+CREATE TEMP TABLE raw AS SELECT n, m FROM w2p_raw_peek('tp', 'streaming', 'on')
+    WITH ORDINALITY AS a(m, n);
+SELECT k, CASE WHEN k IN ('stream_start', 'stream_stop') AND count(*) > 1 THEN 'several'
+               WHEN k = 'insert' THEN NULL
+               ELSE count(*)::text END AS n
+  FROM raw, jsonb_object_keys(m) AS k GROUP BY k ORDER BY min(n);
+SELECT count(*) FILTER (WHERE m #>> '{insert,xid}' = :'top') AS top_rows,
+       count(*) FILTER (WHERE m #>> '{insert,xid}' = (SELECT m #>> '{stream_abort,subxid}'
+                                                        FROM raw WHERE m ? 'stream_abort')) > 0
+           AS discarded_rows_were_streamed,
+       max(n) FILTER (WHERE m #>> '{insert,new_tuple,values,1,text_value}' = 'sub')
+           < (SELECT n FROM raw WHERE m ? 'stream_abort') AS discarded_before_abort,
+       (SELECT m #>> '{stream_abort,xid}' = :'top' FROM raw WHERE m ? 'stream_abort') AS abort_names_top,
+       (SELECT m #>> '{stream_prepare,gid}' FROM raw WHERE m ? 'stream_prepare') AS gid
+  FROM raw WHERE m ? 'insert';
+DROP TABLE raw;
+SELECT count(*) > 0 AS consumed FROM w2p('tp', 'streaming', 'on');
+ROLLBACK PREPARED 'big rolled back';
+SELECT * FROM w2p('tp', 'streaming', 'on');
 SELECT pg_drop_replication_slot('tp');
 
 -- the 'two-phase' option turns two-phase decoding on for a slot created
