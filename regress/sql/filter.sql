@@ -109,6 +109,23 @@ SELECT * FROM w2p_peek('filt', 'publish-via-root', 'on') AS m WHERE NOT m ? 'rel
 SELECT * FROM w2p('filt') AS m WHERE NOT m ? 'relation';
 DROP TABLE pr;
 
+-- DDL on the root under publish-via-root: the root's relation is sent again
+-- and the leaf's rows follow its new columns
+CREATE TABLE pq (id int PRIMARY KEY, v text) PARTITION BY RANGE (id);
+CREATE TABLE pq1 PARTITION OF pq FOR VALUES FROM (0) TO (100);
+INSERT INTO pq VALUES (1, 'a');
+ALTER TABLE pq ADD COLUMN z int DEFAULT 9;
+INSERT INTO pq VALUES (2, 'b', 3);
+ALTER TABLE pq DROP COLUMN v;
+INSERT INTO pq VALUES (3, 4);
+UPDATE pq SET z = 5 WHERE id = 1;
+SELECT coalesce(to_jsonb((SELECT string_agg(c ->> 'name', ', ')
+                            FROM jsonb_array_elements(m #> '{relation,columns}') AS c)),
+                m) AS message
+  FROM w2p('filt', 'publish-via-root', 'on') AS m
+ WHERE NOT m ? 'begin' AND NOT m ? 'commit';
+DROP TABLE pq;
+
 -- a detached partition is its own table again, also under publish-via-root
 ALTER TABLE meas DETACH PARTITION meas_rome;
 INSERT INTO meas_rome (id, city, v) VALUES (7, 'Rome', 7.5);
