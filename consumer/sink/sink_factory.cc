@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "sink/file/file_sink.h"
+#include "sink/mongodb/mongo_sink.h"
 #include "sink/sink.h"
 
 namespace walapply::sink {
@@ -61,6 +62,12 @@ Result<std::unique_ptr<Sink>> MakeSink(const std::string& uri) {
     }
     return std::unique_ptr<Sink>(
         std::make_unique<file::FileSink>(uri, path, std::move(f)));
+  }
+  if (uri.rfind("mongodb://", 0) == 0 || uri.rfind("mongodb+srv://", 0) == 0) {
+    auto config = mongodb::ParseTarget(uri);
+    if (!config.ok()) return config.status();
+    return std::unique_ptr<Sink>(
+        std::make_unique<mongodb::MongoSink>(uri, std::move(config.value())));
   }
   for (const char* scheme : {"postgresql://", "postgres://", "mongodb://"}) {
     if (uri.rfind(scheme, 0) == 0) {
