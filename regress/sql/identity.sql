@@ -63,5 +63,23 @@ ALTER TABLE id_nokey REPLICA IDENTITY FULL;
 DELETE FROM id_nokey;
 SELECT * FROM w2p('identity');
 
+-- other ways rows are written: COPY and multi-row INSERT ... SELECT (heap
+-- multi-insert, with out-of-line values), INSERT ... ON CONFLICT (an update
+-- of the existing row, a plain insert, nothing)
+CREATE TABLE id_paths (id int PRIMARY KEY, v text, big text);
+ALTER TABLE id_paths ALTER COLUMN big SET STORAGE EXTERNAL;
+COPY id_paths (id, v) FROM STDIN;
+1	one
+2	\N
+3	three
+\.
+INSERT INTO id_paths SELECT i, 'x', repeat('y', 5000) FROM generate_series(10, 12) AS i;
+INSERT INTO id_paths VALUES (1, 'dup') ON CONFLICT (id) DO UPDATE SET v = excluded.v || ' updated';
+INSERT INTO id_paths VALUES (4, 'new') ON CONFLICT (id) DO UPDATE SET v = 'no';
+INSERT INTO id_paths VALUES (2, 'ignored') ON CONFLICT DO NOTHING;
+SELECT md5(repeat('y', 5000)) AS big;
+SELECT * FROM w2p('identity');
+DROP TABLE id_paths;
+
 SELECT pg_drop_replication_slot('identity');
 DROP TABLE id_pk, id_index, id_full, id_nothing, id_nokey;
