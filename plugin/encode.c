@@ -549,12 +549,13 @@ put_value(StringInfo out, uint32 field, const W2PTypeInfo *ti, Datum value)
 
 /*
  * Write a Tuple in `field`: one Value per column of the reported relation.
- * key_only marks an old tuple that holds only the replica identity.
- * Allocates in the current (per-change) memory context.
+ * For an old tuple that holds only the replica identity, sent[attidx] says
+ * which columns the WAL record has; NULL means all.  Allocates in the
+ * current (per-change) memory context.
  */
 void
 w2p_put_tuple(StringInfo out, uint32 field, W2PRelEntry *entry,
-			  HeapTuple tuple, bool key_only)
+			  HeapTuple tuple, const bool *sent)
 {
 	TupleDesc	desc = entry->desc;
 	Datum	   *values = palloc(sizeof(Datum) * desc->natts);
@@ -571,7 +572,7 @@ w2p_put_tuple(StringInfo out, uint32 field, W2PRelEntry *entry,
 		Datum		value = values[col->attidx];
 
 		/* Tuple: values = 1 */
-		if (key_only && !col->identity)
+		if (sent != NULL && !sent[col->attidx])
 			put_marker(out, 1, MARKER_NOT_SENT);
 		else if (nulls[col->attidx])
 			put_marker(out, 1, MARKER_NULL);

@@ -35,7 +35,7 @@ extern void w2p_encode_new_xact(void);
 extern void w2p_typeinfo_fill(W2PTypeInfo *ti, Oid typoid, MemoryContext cxt);
 extern void w2p_encode_relation(StringInfo out, Relation rel, W2PRelEntry *entry);
 extern void w2p_put_tuple(StringInfo out, uint32 field, W2PRelEntry *entry,
-						  HeapTuple tuple, bool key_only);
+						  HeapTuple tuple, const bool *sent);
 extern void w2p_put_text(StringInfo out, uint32 field, const char *s, int len);
 
 #endif							/* W2P_ENCODE_H */

@@ -24,6 +24,7 @@
  */
 #include "postgres.h"
 
+#include "access/attmap.h"
 #include "access/relation.h"
 #include "catalog/partition.h"
 #include "catalog/pg_type.h"
@@ -211,6 +212,7 @@ entry_build(W2PRelEntry *entry, Relation rel, const W2POptions *opts)
 	entry->cxt = AllocSetContextCreate(RelCacheContext, "wal2proto relation",
 									   ALLOCSET_SMALL_SIZES);
 	entry->map = NULL;
+	entry->old_sent = NULL;
 	entry->desc = NULL;
 	entry->columns = NULL;
 	entry->ncolumns = 0;
@@ -251,6 +253,36 @@ entry_build(W2PRelEntry *entry, Relation rel, const W2POptions *opts)
 			(opts->include_tables == NIL ||
 			 names_match(opts->include_tables, relid, ancestors)) &&
 			!names_match(opts->exclude_tables, relid, ancestors);
+	}
+
+	/*
+	 * Old tuples hold this relation's own replica identity, whichever
+	 * relation they are reported as.
+	 */
+	if (rel->rd_rel->relreplident != REPLICA_IDENTITY_FULL)
+	{
+		Bitmapset  *own = RelationGetIdentityKeyBitmap(rel);
+		TupleDesc	outdesc = desc;
+		AttrMap    *attrmap = NULL;
+
+		if (entry->publish_relid != relid)
+		{
+			Relation	rootrel = RelationIdGetRelation(entry->publish_relid);
+
+			if (!RelationIsValid(rootrel))
+				elog(ERROR, "could not open relation with OID %u", entry->publish_relid);
+			outdesc = CreateTupleDescCopy(RelationGetDescr(rootrel));
+			RelationClose(rootrel);
+			attrmap = build_attrmap_by_name(desc, outdesc);
+		}
+		entry->old_sent = palloc0(sizeof(bool) * outdesc->natts);
+		for (i = 0; i < outdesc->natts; i++)
+		{
+			AttrNumber	own_attnum = attrmap ? attrmap->attnums[i] : i + 1;
+
+			entry->old_sent[i] = own_attnum > 0 &&
+				bms_is_member(own_attnum - FirstLowInvalidHeapAttributeNumber, own);
+		}
 	}
 
 	/*

@@ -93,6 +93,13 @@ typedef struct W2PRelEntry
 	Oid			publish_relid;	/* the partition root under publish-via-root */
 	TupleConversionMap *map;	/* this relation's rows to publish_relid's */
 
+	/*
+	 * Which columns of the reported relation (by attidx) an old tuple of
+	 * this relation carries: its own replica identity, mapped to the
+	 * reported relation's layout.  NULL when every column is (FULL).
+	 */
+	bool	   *old_sent;
+
 	/* Description of the relation as reported (used when publish_relid == relid). */
 	char		replident;
 	TupleDesc	desc;			/* copy of the reported relation's descriptor */

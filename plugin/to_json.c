@@ -346,6 +346,8 @@ W2P_MESSAGE_DESC(logical_message_desc, "wal2proto.v1.LogicalMessage",
 static const W2PField stream_start_fields[] = {
 	W2P_FIELD(1, "xid", W2P_UINT32),
 	W2P_FIELD(2, "first_segment", W2P_BOOL),
+	W2P_FIELD(3, "origin", W2P_STRING),
+	W2P_FIELD(4, "origin_lsn", W2P_LSN),
 };
 W2P_MESSAGE_DESC(stream_start_desc, "wal2proto.v1.StreamStart",
 				 stream_start_fields);

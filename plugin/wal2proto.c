@@ -427,9 +427,11 @@ prepare_for_change(LogicalDecodingContext *ctx, W2PData *data,
 						mmark;
 
 			message_open(ctx, data, MSG_STREAM_START, &bmark, &mmark);
-			/* StreamStart: xid = 1, first_segment = 2 */
+			/* StreamStart: xid = 1, first_segment = 2, origin = 3, origin_lsn = 4 */
 			pb_put_uint(ctx->out, 1, xid);
 			pb_put_uint_nz(ctx->out, 2, !st->started);
+			if (!st->started)
+				put_origin(ctx->out, data, data->stream_txn, 3, 4);
 			message_close(ctx, data, bmark, mmark);
 			st->started = true;
 			data->stream_block_sent = true;
@@ -546,10 +548,9 @@ w2p_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 	message_open(ctx, data, member, &bmark, &mmark);
 	pb_put_uint(out, 1, reported->relid);
 	if (oldtuple != NULL)
-		w2p_put_tuple(out, 2, reported, oldtuple,
-					  reported->replident != REPLICA_IDENTITY_FULL);
+		w2p_put_tuple(out, 2, reported, oldtuple, entry->old_sent);
 	if (newtuple != NULL)
-		w2p_put_tuple(out, member == MSG_INSERT ? 2 : 3, reported, newtuple, false);
+		w2p_put_tuple(out, member == MSG_INSERT ? 2 : 3, reported, newtuple, NULL);
 	pb_put_uint_nz(out, member == MSG_UPDATE ? 4 : 3, change_xid(data, change->txn));
 	message_close(ctx, data, bmark, mmark);
 
