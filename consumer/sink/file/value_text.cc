@@ -36,6 +36,18 @@ void CivilFromDays(int64_t z, int64_t* y, unsigned* m, unsigned* d) {
   *y = static_cast<int64_t>(yoe) + era * 400 + (*m <= 2);
 }
 
+// Appends v as at least `width` decimal digits, zero-padded.
+void AppendPadded(uint64_t v, int width, std::string* out) {
+  char buf[24];
+  int n = 0;
+  do {
+    buf[n++] = static_cast<char>('0' + v % 10);
+    v /= 10;
+  } while (v != 0);
+  while (n < width) buf[n++] = '0';
+  while (n > 0) out->push_back(buf[--n]);
+}
+
 // Appends "YYYY-MM-DD"; returns true when the year is BC (the caller puts
 // " BC" at the end of the whole value).
 bool AppendYmd(int64_t days, std::string* out) {
@@ -44,22 +56,24 @@ bool AppendYmd(int64_t days, std::string* out) {
   CivilFromDays(days, &y, &m, &d);
   bool bc = y <= 0;
   if (bc) y = 1 - y;  // there is no year 0: 1 BC is astronomical year 0
-  char buf[32];
-  std::snprintf(buf, sizeof(buf), "%04lld-%02u-%02u", static_cast<long long>(y),
-                m, d);
-  out->append(buf);
+  AppendPadded(static_cast<uint64_t>(y), 4, out);
+  out->push_back('-');
+  AppendPadded(m, 2, out);
+  out->push_back('-');
+  AppendPadded(d, 2, out);
   return bc;
 }
 
 void AppendTimeOfDay(int64_t us, std::string* out) {
-  char buf[32];
-  int64_t secs = us / 1000000;
-  std::snprintf(buf, sizeof(buf), "%02lld:%02lld:%02lld.%06lld",
-                static_cast<long long>(secs / 3600),
-                static_cast<long long>(secs / 60 % 60),
-                static_cast<long long>(secs % 60),
-                static_cast<long long>(us % 1000000));
-  out->append(buf);
+  uint64_t u = us < 0 ? 0 : static_cast<uint64_t>(us);
+  uint64_t secs = u / 1000000;
+  AppendPadded(secs / 3600, 2, out);
+  out->push_back(':');
+  AppendPadded(secs / 60 % 60, 2, out);
+  out->push_back(':');
+  AppendPadded(secs % 60, 2, out);
+  out->push_back('.');
+  AppendPadded(u % 1000000, 6, out);
 }
 
 void AppendArrayText(const pb::Array& a, std::string* out);
@@ -306,7 +320,19 @@ void AppendQuotedLiteral(const std::string& text, std::string* out) {
 
 void AppendJsonString(const std::string& text, std::string* out) {
   out->push_back('"');
-  for (unsigned char c : text) {
+  const char* p = text.data();
+  const char* end = p + text.size();
+  while (p < end) {
+    // Copy the longest run that needs no escape in one go.
+    const char* run = p;
+    while (p < end) {
+      unsigned char c = static_cast<unsigned char>(*p);
+      if (c < 0x20 || c == '"' || c == '\\') break;
+      p++;
+    }
+    out->append(run, p - run);
+    if (p == end) break;
+    unsigned char c = static_cast<unsigned char>(*p++);
     switch (c) {
       case '"':
         out->append("\\\"");
@@ -323,14 +349,11 @@ void AppendJsonString(const std::string& text, std::string* out) {
       case '\t':
         out->append("\\t");
         break;
-      default:
-        if (c < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof(buf), "\\u%04x", c);
-          out->append(buf);
-        } else {
-          out->push_back(static_cast<char>(c));
-        }
+      default: {
+        char buf[8];
+        std::snprintf(buf, sizeof(buf), "\\u%04x", c);
+        out->append(buf);
+      }
     }
   }
   out->push_back('"');

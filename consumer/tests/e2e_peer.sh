@@ -1,0 +1,158 @@
+#!/usr/bin/env bash
+# e2e_peer.sh
+#    Two masters replicating both ways through walapply (postgresql://
+#    targets, sources read with origin=none).
+#
+#    Phase 1, deliberate conflicts: with both links stopped, each scenario
+#    changes the same rows on a and then on b (so b's changes are the later
+#    ones); the links start again and, once quiet, both nodes must hold the
+#    rows last_update_wins gives, and wal2proto.conflicts on each node must
+#    hold exactly the conflicts expected, with their resolutions:
+#      update/update, insert/insert (same key), delete then newer update,
+#      update then newer delete, insert/insert on a secondary unique key,
+#      delete/delete, and an insert of a key deleted later on the other node.
+#    Phase 2: a concurrent random workload on both nodes while the links
+#    run; once quiet the table digests are equal, every event row was
+#    applied exactly once on the other node (no loops: an echo would be an
+#    insert_exists conflict on the event table), and the conflicts each link
+#    counted are exactly the rows in its node's conflict log.
+#
+#    usage: e2e_peer.sh PATH_TO_WALAPPLY
+
+source "$(dirname "$0")/e2e_peer_lib.sh"
+
+peer_start a 55480
+peer_start b 55481
+SCHEMA="CREATE TABLE acc (id int PRIMARY KEY, v int NOT NULL, note text);
+        CREATE TABLE users (id int PRIMARY KEY, email text NOT NULL UNIQUE, name text);
+        CREATE TABLE events (node text, seq int, payload text, PRIMARY KEY (node, seq));
+        ALTER TABLE acc REPLICA IDENTITY FULL;
+        ALTER TABLE users REPLICA IDENTITY FULL;"
+for n in a b; do
+	peer_psql $n -c "$SCHEMA"
+done
+peer_slot a b
+peer_slot b a
+peer_link a b
+peer_link b a
+
+# Initial rows, written on a only and replicated to b.
+peer_psql a -c "INSERT INTO acc SELECT g, 0, 'init' FROM generate_series(1, 100) g"
+peer_wait_converged 30 a b
+echo "e2e: initial rows replicated"
+
+# ---- phase 1 -------------------------------------------------------------
+peer_unlink a b
+peer_unlink b a
+peer_psql a <<'SQL'
+UPDATE acc SET v = 10, note = 'a' WHERE id = 1;          -- update/update
+INSERT INTO acc VALUES (500, 1, 'a');                     -- insert/insert
+DELETE FROM acc WHERE id = 2;                             -- delete, newer update
+UPDATE acc SET v = 77, note = 'a' WHERE id = 3;           -- update, newer delete
+INSERT INTO users VALUES (1, 'x@example.org', 'from a');  -- secondary unique key
+DELETE FROM acc WHERE id = 4;                             -- delete/delete
+INSERT INTO acc VALUES (600, 6, 'a');                     -- insert, later deleted on b
+SQL
+sleep 0.01
+peer_psql b <<'SQL'
+UPDATE acc SET v = 20, note = 'b' WHERE id = 1;
+INSERT INTO acc VALUES (500, 2, 'b');
+UPDATE acc SET v = 99, note = 'b' WHERE id = 2;
+DELETE FROM acc WHERE id = 3;
+INSERT INTO users VALUES (2, 'x@example.org', 'from b');
+DELETE FROM acc WHERE id = 4;
+INSERT INTO acc VALUES (600, 7, 'b');
+DELETE FROM acc WHERE id = 600;
+SQL
+peer_link a b
+peer_link b a
+peer_wait_converged 30 a b
+
+expect_rows="1|20|b
+2|99|b
+500|2|b
+users 2|x@example.org|from b"
+got_rows="$(peer_psql a -c "SELECT id, v, note FROM acc WHERE id IN (1, 2, 3, 4, 500, 600) ORDER BY id")
+users $(peer_psql a -c "SELECT * FROM users ORDER BY id")"
+[ "$got_rows" = "$expect_rows" ] || fail "rows after phase 1:
+$got_rows
+expected:
+$expect_rows"
+
+conflicts_of()
+{
+	peer_psql "$1" -c "SELECT relation, conflict_type, resolution,
+	                          coalesce(remote_row->>'id', '-'),
+	                          local_origin IS NOT NULL, remote_origin
+	                     FROM wal2proto.conflicts
+	                    ORDER BY relation, remote_row->>'id', conflict_type"
+}
+expect_a="public.acc|update_origin_differs|apply_remote|1|t|b
+public.acc|update_deleted|apply_remote|2|t|b
+public.acc|delete_origin_differs|apply_remote|3|t|b
+public.acc|delete_missing|skip|4|t|b
+public.acc|insert_exists|apply_remote|500|t|b
+public.acc|insert_exists|apply_remote|600|t|b
+public.users|insert_exists|apply_remote|2|t|b"
+expect_b="public.acc|update_origin_differs|keep_local|1|t|a
+public.acc|delete_origin_differs|keep_local|2|t|a
+public.acc|update_deleted|keep_local|3|t|a
+public.acc|delete_missing|skip|4|t|a
+public.acc|insert_exists|keep_local|500|t|a
+public.acc|insert_deleted|keep_local|600|t|a
+public.users|insert_exists|keep_local|1|t|a"
+got_a=$(conflicts_of a)
+got_b=$(conflicts_of b)
+[ "$got_a" = "$expect_a" ] || fail "conflicts logged on a:
+$got_a
+expected:
+$expect_a"
+[ "$got_b" = "$expect_b" ] || fail "conflicts logged on b:
+$got_b
+expected:
+$expect_b"
+echo "e2e: phase 1: rows and conflict logs as expected on both nodes"
+
+# ---- phase 2 -------------------------------------------------------------
+# Each node: 300 transactions of random updates of a hot set of 20 rows,
+# inserts and deletes of keys in a shared range, user inserts racing on
+# e-mail addresses, and one event row per transaction.
+workload()
+{
+	local node=$1 seed=$2 k id
+	RANDOM=$seed
+	for k in $(seq 1 300); do
+		id=$((RANDOM % 20 + 1))
+		echo "BEGIN;
+INSERT INTO events VALUES ('$node', $k, md5('$node$k'));
+UPDATE acc SET v = v + 1, note = '$node$k' WHERE id = $id;
+INSERT INTO acc VALUES ($((RANDOM % 60 + 1000)), $k, '$node') ON CONFLICT DO NOTHING;
+DELETE FROM acc WHERE id = $((RANDOM % 60 + 1000));
+INSERT INTO users VALUES ($((RANDOM % 40 + 10)), 'u$((RANDOM % 40))@example.org', '$node') ON CONFLICT DO NOTHING;
+COMMIT;"
+	done >"$PEER_WORK/load-$node.sql"
+	peer_psql "$node" -f "$PEER_WORK/load-$node.sql" >/dev/null
+}
+workload a 11 &
+LA=$!
+workload b 22 &
+LB=$!
+wait $LA || fail "workload on a failed"
+wait $LB || fail "workload on b failed"
+peer_wait_converged 90 a b
+for n in a b; do
+	ev=$(peer_psql $n -c "SELECT count(*) FROM events")
+	[ "$ev" = 600 ] || fail "node $n holds $ev event rows, not 600"
+	loops=$(peer_psql $n -c "SELECT count(*) FROM wal2proto.conflicts WHERE relation = 'public.events'")
+	[ "$loops" = 0 ] || fail "node $n logged $loops conflicts on events: a change came back"
+done
+peer_unlink a b
+peer_unlink b a
+for l in a-b b-a; do
+	dst=${l#*-}
+	counted=$(grep -o '[0-9]* conflicts$' "$PEER_WORK/link-$l.log" | awk '{s += $1} END {print s + 0}')
+	logged=$(peer_psql "$dst" -c "SELECT count(*) FROM wal2proto.conflicts WHERE link = '$(echo $l | sed 's/-/->/')'")
+	[ "$counted" = "$logged" ] || fail "link $l counted $counted conflicts but $dst logged $logged"
+	echo "e2e: link $l: $logged conflicts, all logged"
+done
+echo "e2e_peer: OK"
