@@ -69,6 +69,9 @@ SELECT k, CASE WHEN k IN ('stream_start', 'stream_stop') AND count(*) > 1
                THEN 'several' ELSE count(*)::text END AS n
   FROM w2p_peek('orig2', 'streaming', 'on') AS m, jsonb_object_keys(m) AS k
  GROUP BY k ORDER BY k;
+-- the first block of the streamed transaction names its origin
+SELECT m FROM w2p_peek('orig2', 'streaming', 'on') AS m
+ WHERE m #>> '{stream_start,first_segment}' = 'true';
 SELECT * FROM w2p('orig2', 'origin', 'none', 'streaming', 'on');
 SELECT pg_drop_replication_slot('orig2');
 SELECT pg_replication_origin_drop('upstream');
