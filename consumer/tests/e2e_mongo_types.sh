@@ -149,6 +149,20 @@ rc=0
 grep -q '"public"."nokey" has no primary key or replica identity' "$E2E_WORK/walapply3.log" ||
 	{ cat "$E2E_WORK/walapply3.log" >&2; fail "the refusal does not name the table"; }
 
+# A write that MongoDB refuses whatever the retries (a document over 16 MB)
+# stops walapply with the commit LSN, the relation and the row's key.
+e2e_psql -c "CREATE TABLE big (id int PRIMARY KEY, b bytea)"
+"$WALAPPLY" -d "$CONN" -S mbig --create-slot
+e2e_psql -c "INSERT INTO big VALUES (1, 'small'), (42, decode(repeat('00', 17000000), 'hex'))"
+END=$(e2e_wal_lsn)
+rc=0
+"$WALAPPLY" -d "$CONN" -S mbig --start -E "$END" -s 1 -n -o include-tables=public.big \
+	--target "${MURI}?slot=mbig" 2>"$E2E_WORK/walapply4.log" || rc=$?
+[ $rc -ne 0 ] || fail "walapply accepted a document over 16 MB"
+tail -n 1 "$E2E_WORK/walapply4.log" | sed "s/^/e2e: refused: /"
+grep -q 'transaction committed at [0-9A-F]*/[0-9A-F]* to relation "public"."big" key { "_id" : { "$numberInt" : "42" } }: the document is 17000030 bytes' "$E2E_WORK/walapply4.log" ||
+	fail "the write error does not name the LSN, relation and key"
+
 # The comparison is exact: the same number as Int32 instead of Int64 is a
 # difference.
 mongo_eval 'client.public.types.update_one({"_id": 1}, {"$set": {"i8": 5}}); client.public.types.update_one({"_id": 2}, {"$set": {"i8": 5}})'

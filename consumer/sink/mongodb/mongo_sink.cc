@@ -21,6 +21,10 @@ namespace {
 // never held whole in memory as BSON.
 constexpr size_t kMaxBulkOps = 20000;
 
+// MongoDB's limit on one document; checked here so that the error names the
+// row (libmongoc's own check names only a position in a batch).
+constexpr uint32_t kMaxDocumentBytes = 16 * 1024 * 1024;
+
 std::once_flag g_mongoc_init;
 
 // Server error codes that mean "try again" (the server is stepping down,
@@ -220,6 +224,7 @@ Status MongoSink::Execute(Pending* p, const model::TxnInfo& info) {
       int64_t index = bson_iter_as_int64(&f);
       if (index >= 0 && static_cast<size_t>(index) < ops.size()) {
         where += fmt::format(", change {} of the transaction", ops[index] + 1);
+        failed_change_ = ops[index];
       }
     }
   }
@@ -288,6 +293,11 @@ Status MongoSink::AddChange(const model::Change& c, const model::TxnInfo& info,
   const bool keyless = s->key.columns.empty();
 
   auto add_replace = [&](const bson_t* id, const bson_t* doc) -> Status {
+    if (doc->len > kMaxDocumentBytes) {
+      return fail(s, IdJson(id),
+                  fmt::format("the document is {} bytes, over MongoDB's limit of {}",
+                              doc->len, kMaxDocumentBytes));
+    }
     if (!mongoc_bulk_operation_replace_one_with_opts(p->bulk.get(), id, doc,
                                                      upsert_opts.get(), &error)) {
       return fail(s, IdJson(id), error.message);
@@ -464,11 +474,33 @@ Status MongoSink::ApplyOnce(const txn::Transaction& txn) {
   std::unordered_map<std::string, std::unique_ptr<Pending>> pending;
   std::vector<Pending*> order;
   uint32_t index = 0;
-  WALAPPLY_RETURN_IF_ERROR(txn.changes->ForEach([&](const model::Change& c) {
+  failed_change_ = -1;
+  Status st = txn.changes->ForEach([&](const model::Change& c) {
     return AddChange(c, txn.info, index++, &pending, &order);
-  }));
-  for (Pending* p : order) WALAPPLY_RETURN_IF_ERROR(Execute(p, txn.info));
-  return WriteProgress(txn.info);
+  });
+  for (size_t i = 0; st.ok() && i < order.size(); ++i) st = Execute(order[i], txn.info);
+  if (st.ok()) return WriteProgress(txn.info);
+  if (failed_change_ < 0) return st;
+  // Name the key of the row whose write failed.
+  std::string key;
+  index = 0;
+  txn.changes->ForEach([&](const model::Change& c) {
+    if (static_cast<int64_t>(index++) != failed_change_ || c.relations.empty() ||
+        c.kind == model::ChangeKind::kTruncate) {
+      return Status::Ok();
+    }
+    auto s = StateOf(c.relations.front());
+    if (!s.ok() || (*s)->key.columns.empty()) return Status::Ok();
+    Bson id;
+    const model::Tuple& t = c.kind == model::ChangeKind::kDelete ? c.old_tuple : c.new_tuple;
+    if (AppendId(id.get(), *(*s)->rel, (*s)->key, t, c.has_old_tuple ? &c.old_tuple : nullptr)
+            .ok()) {
+      key = IdJson(id.get());
+    }
+    return Status::Ok();
+  }).IgnoreError();  // only for the message
+  if (key.empty()) return st;
+  return Status::Fatal(fmt::format("{} (row key {})", st.message(), key));
 }
 
 Status MongoSink::Apply(const txn::Transaction& txn) {

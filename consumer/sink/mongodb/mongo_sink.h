@@ -103,6 +103,8 @@ class MongoSink : public Sink {
   TargetConfig config_;
   ClientPtr client_;
   std::unordered_map<const model::Relation*, std::unique_ptr<RelState>> relations_;
+  // The change whose write the server refused (-1: none), for messages.
+  int64_t failed_change_ = -1;
   model::Lsn held_commit_;
   model::Lsn written_end_;
   model::Lsn durable_end_;

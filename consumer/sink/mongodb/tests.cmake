@@ -8,7 +8,7 @@ target_sources(walapply_unit_tests PRIVATE
 
 # End-to-end: real clusters, walapply, and the MongoDB-wire server of
 # tests/mongo/ (or the MongoDB that MONGO_URI names).
-foreach(e2e IN ITEMS mongo_types)
+foreach(e2e IN ITEMS mongo_types mongo_crash)
   add_test(NAME walapply_e2e_${e2e}
     COMMAND ${WALAPPLY_BASH} ${CMAKE_CURRENT_SOURCE_DIR}/tests/e2e_${e2e}.sh
             $<TARGET_FILE:walapply>)
