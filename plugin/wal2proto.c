@@ -775,12 +775,12 @@ w2p_stream_commit(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 }
 
 /*
- * Prepare and StreamPrepare share a layout:
- * xid = 1, prepare_lsn = 2, end_lsn = 3, prepare_time = 4, gid = 5
+ * Prepare, StreamPrepare and CommitPrepared share a layout, each in a write
+ * of its own: xid = 1, lsn = 2, end_lsn = 3, time = 4, gid = 5.
  */
 static void
-put_prepare(LogicalDecodingContext *ctx, W2PData *data, uint32 member,
-			ReorderBufferTXN *txn, XLogRecPtr prepare_lsn)
+put_gid_message(LogicalDecodingContext *ctx, W2PData *data, uint32 member,
+				ReorderBufferTXN *txn, XLogRecPtr lsn, TimestampTz time)
 {
 	StringInfo	out = ctx->out;
 	int			bmark,
@@ -788,10 +788,10 @@ put_prepare(LogicalDecodingContext *ctx, W2PData *data, uint32 member,
 
 	message_open(ctx, data, member, &bmark, &mmark);
 	pb_put_uint(out, 1, txn->xid);
-	pb_put_uint(out, 2, prepare_lsn);
+	pb_put_uint(out, 2, lsn);
 	pb_put_uint(out, 3, txn->end_lsn);
 	if (data->opts.include_timestamp)
-		pb_put_uint_nz(out, 4, (uint64) w2p_unix_usecs(W2P_TXN_PREPARE_TIME(txn)));
+		pb_put_uint_nz(out, 4, (uint64) w2p_unix_usecs(time));
 	w2p_put_text(out, 5, txn->gid, strlen(txn->gid));
 	message_close(ctx, data, bmark, mmark);
 	batch_close(ctx, data);
@@ -804,7 +804,8 @@ w2p_stream_prepare(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 	W2PData    *data = ctx->output_plugin_private;
 
 	/* Sent even if no block was: COMMIT PREPARED will name the gid. */
-	put_prepare(ctx, data, MSG_STREAM_PREPARE, txn, prepare_lsn);
+	put_gid_message(ctx, data, MSG_STREAM_PREPARE, txn, prepare_lsn,
+					W2P_TXN_PREPARE_TIME(txn));
 	stream_end(txn);
 }
 
@@ -851,7 +852,8 @@ w2p_prepare(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 {
 	W2PData    *data = ctx->output_plugin_private;
 
-	put_prepare(ctx, data, MSG_PREPARE, txn, prepare_lsn);
+	put_gid_message(ctx, data, MSG_PREPARE, txn, prepare_lsn,
+					W2P_TXN_PREPARE_TIME(txn));
 	data->begin_sent = false;
 }
 
@@ -859,21 +861,8 @@ static void
 w2p_commit_prepared(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 					XLogRecPtr commit_lsn)
 {
-	W2PData    *data = ctx->output_plugin_private;
-	StringInfo	out = ctx->out;
-	int			bmark,
-				mmark;
-
-	/* CommitPrepared: xid = 1, commit_lsn = 2, end_lsn = 3, commit_time = 4, gid = 5 */
-	message_open(ctx, data, MSG_COMMIT_PREPARED, &bmark, &mmark);
-	pb_put_uint(out, 1, txn->xid);
-	pb_put_uint(out, 2, commit_lsn);
-	pb_put_uint(out, 3, txn->end_lsn);
-	if (data->opts.include_timestamp)
-		pb_put_uint_nz(out, 4, (uint64) w2p_unix_usecs(W2P_TXN_COMMIT_TIME(txn)));
-	w2p_put_text(out, 5, txn->gid, strlen(txn->gid));
-	message_close(ctx, data, bmark, mmark);
-	batch_close(ctx, data);
+	put_gid_message(ctx, ctx->output_plugin_private, MSG_COMMIT_PREPARED,
+					txn, commit_lsn, W2P_TXN_COMMIT_TIME(txn));
 }
 
 static void
