@@ -290,5 +290,22 @@ TEST_CASE("golden two-phase commit", "[golden]") {
   CHECK(cp.commit_time() >= bp.prepare_time());
 }
 
+TEST_CASE("golden transaction from a replication origin", "[golden]") {
+  pb::Batch b = LoadGolden("11_origin.bin");
+  REQUIRE(Kinds(b) ==
+          std::vector<std::string>{"begin", "relation", "insert", "commit"});
+  const pb::Begin& begin = b.messages(0).begin();
+  const pb::Commit& commit = b.messages(3).commit();
+  CHECK(begin.origin() == "golden_peer");
+  CHECK(begin.origin_lsn() == 0xABCDEF);  // pg_replication_origin_xact_setup
+  // The origin's commit time, 2024-01-02 03:04:05+00: 19724 days * 86400 s
+  // + 11045 s.
+  CHECK(begin.commit_time() == 1704164645000000LL);
+  CHECK(commit.commit_time() == 1704164645000000LL);
+  CHECK(begin.final_lsn() == commit.commit_lsn());
+  CHECK(begin.xid() == commit.xid());
+  CHECK(b.messages(2).insert().new_tuple().values(1).text_value() == "Origin");
+}
+
 }  // namespace
 }  // namespace w2p_test

@@ -125,3 +125,17 @@ SQL
 save golden_2pc 09_prepare
 sql -c "COMMIT PREPARED 'golden-gid'"
 save golden_2pc 10_commit_prepared
+
+# A transaction replayed from a replication origin, as a peer's walapply
+# applies it: Begin carries the origin name and the remote commit LSN, and
+# the commit time is the one the origin gave.
+sql -c "SELECT 'ok' FROM pg_create_logical_replication_slot('golden_origin', 'wal2proto')"
+sql <<'SQL'
+SELECT 'ok' FROM pg_replication_origin_create('golden_peer');
+SELECT 'ok' FROM pg_replication_origin_session_setup('golden_peer');
+BEGIN;
+SELECT 'ok' FROM pg_replication_origin_xact_setup('0/ABCDEF', '2024-01-02 03:04:05+00');
+INSERT INTO golden_t (id, name) VALUES (5, 'Origin');
+COMMIT;
+SQL
+save golden_origin 11_origin
