@@ -39,8 +39,7 @@ std::vector<std::string> Kinds(const pb::Batch& batch) {
 void RequireTransaction(const pb::Batch& batch) {
   REQUIRE(batch.messages_size() >= 2);
   const pb::Begin& begin = batch.messages(0).begin();
-  const pb::Commit& commit =
-      batch.messages(batch.messages_size() - 1).commit();
+  const pb::Commit& commit = batch.messages(batch.messages_size() - 1).commit();
   CHECK(begin.xid() != 0);
   CHECK(begin.xid() == commit.xid());
   CHECK(begin.final_lsn() == commit.commit_lsn());

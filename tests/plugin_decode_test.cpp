@@ -169,8 +169,9 @@ void RequireSameTuple(const std::vector<pb::Value>& expected,
   INFO(what << " of " << rel.name());
   REQUIRE(actual.values_size() == static_cast<int>(expected.size()));
   for (size_t i = 0; i < expected.size(); i++) {
-    RequireSameValue(expected[i], actual.values(static_cast<int>(i)),
-                     what + " column " + rel.columns(static_cast<int>(i)).name());
+    RequireSameValue(
+        expected[i], actual.values(static_cast<int>(i)),
+        what + " column " + rel.columns(static_cast<int>(i)).name());
   }
 }
 
@@ -235,21 +236,21 @@ void RequireRelation(Db& db, const pb::Relation& rel, const std::string& table,
 }
 
 uint64_t InsertLsn(Db& db) {
-  return ParseU64(db.Scalar("SELECT (pg_current_wal_insert_lsn() - '0/0')::text"));
+  return ParseU64(
+      db.Scalar("SELECT (pg_current_wal_insert_lsn() - '0/0')::text"));
 }
 
 // ---- the value-family test ----------------------------------------------
 
 // Built-in type oids (pg_type.dat).
-constexpr uint32_t kBoolOid = 16, kByteaOid = 17, kCharOid = 18,
-                   kNameOid = 19, kInt8Oid = 20, kInt2Oid = 21, kInt4Oid = 23,
-                   kTextOid = 25, kOidOid = 26, kJsonOid = 114,
-                   kFloat4Oid = 700, kFloat8Oid = 701, kBpcharOid = 1042,
-                   kVarcharOid = 1043, kDateOid = 1082, kTimeOid = 1083,
-                   kTimestampOid = 1114, kTimestampTzOid = 1184,
-                   kIntervalOid = 1186, kTimeTzOid = 1266,
-                   kNumericOid = 1700, kUuidOid = 2950, kJsonbOid = 3802,
-                   kInt4ArrayOid = 1007, kTextArrayOid = 1009;
+constexpr uint32_t kBoolOid = 16, kByteaOid = 17, kCharOid = 18, kNameOid = 19,
+                   kInt8Oid = 20, kInt2Oid = 21, kInt4Oid = 23, kTextOid = 25,
+                   kOidOid = 26, kJsonOid = 114, kFloat4Oid = 700,
+                   kFloat8Oid = 701, kBpcharOid = 1042, kVarcharOid = 1043,
+                   kDateOid = 1082, kTimeOid = 1083, kTimestampOid = 1114,
+                   kTimestampTzOid = 1184, kIntervalOid = 1186,
+                   kTimeTzOid = 1266, kNumericOid = 1700, kUuidOid = 2950,
+                   kJsonbOid = 3802, kInt4ArrayOid = 1007, kTextArrayOid = 1009;
 
 const char* const kTypesDdl = R"sql(
 CREATE DOMAIN posint AS integer CHECK (VALUE > 0);
@@ -320,15 +321,21 @@ std::vector<std::vector<pb::Value>> ExpectedTypeRows() {
   std::vector<std::vector<pb::Value>> rows;
   rows.push_back({
       Int(1),
-      Int(-32768), Int(2147483647), Int(INT64_MIN), Int(4294967295LL),
-      Float4Bits(0x3f8ccccd),  // 1.1f
+      Int(-32768),
+      Int(2147483647),
+      Int(INT64_MIN),
+      Int(4294967295LL),
+      Float4Bits(0x3f8ccccd),             // 1.1f
       Float8Bits(0x3fb999999999999aULL),  // 0.1
       Numeric("-12.3400"),
       Numeric("1234567890123456789012345678901234567890.0123456789"),
       Numeric("1234567890.1234"),
       Bool(true),
-      Text("héllo wörld 日本語 🐘"), Text("ñandú"), Text("ab   "),
-      Text("Ωmega"), Text("x"),
+      Text("héllo wörld 日本語 🐘"),
+      Text("ñandú"),
+      Text("ab   "),
+      Text("Ωmega"),
+      Text("x"),
       Bytea(std::string("\x00\xff\x00\x01\x41", 5)),
       // 2024-02-29: 54 years since 1970 = 19723 days (13 leap days) + 59.
       Date(19782),
@@ -355,15 +362,24 @@ std::vector<std::vector<pb::Value>> ExpectedTypeRows() {
   });
   rows.push_back({
       Int(2),
-      Int(32767), Int(-2147483648LL), Int(INT64_MAX), Int(0),
-      Float4Bits(0x7fc00000),  // NaN
+      Int(32767),
+      Int(-2147483648LL),
+      Int(INT64_MAX),
+      Int(0),
+      Float4Bits(0x7fc00000),             // NaN
       Float8Bits(0xfff0000000000000ULL),  // -Infinity
-      Numeric("Infinity"), Numeric("-Infinity"), Numeric("NaN"),
+      Numeric("Infinity"),
+      Numeric("-Infinity"),
+      Numeric("NaN"),
       Bool(false),
-      Text(""), Text("x"), Text("abcde"), Text("n"), Text("Z"),
+      Text(""),
+      Text("x"),
+      Text("abcde"),
+      Text("n"),
+      Text("Z"),
       Bytea(""),
       Infinity(true),
-      Time(86400000000LL),  // 24:00:00
+      Time(86400000000LL),      // 24:00:00
       TimeTz(1000000, -28800),  // 00:00:01-08
       // 0044-03-15 BC is year -43: day -735160 from 1970-01-01 (proleptic
       // Gregorian), plus 12 h.
@@ -387,32 +403,33 @@ std::vector<std::vector<pb::Value>> ExpectedTypeRows() {
 
   std::vector<pb::Value> row4(31, Null());
   row4[0] = Int(4);
-  row4[1] = Int(0);                          // c_int2
-  row4[5] = Float4Bits(0x80000000);          // -0
+  row4[1] = Int(0);                             // c_int2
+  row4[5] = Float4Bits(0x80000000);             // -0
   row4[6] = Float8Bits(0x7ff8000000000000ULL);  // NaN
   row4[7] = Numeric("0");
   row4[8] = Numeric("0.000000000000000000000000000000000000001");
-  row4[17] = Date(-735160);                  // 0044-03-15 BC
+  row4[17] = Date(-735160);  // 0044-03-15 BC
   row4[18] = Time(0);
-  row4[20] = Infinity(true);                 // c_ts
-  // 0100-01-01 BC (year -99) is day -36160 * ... = -755687 days.
+  row4[20] = Infinity(true);  // c_ts
+  // 0100-01-01 BC (year -99) is day -755687 from 1970-01-01 (proleptic
+  // Gregorian), at 00:00 UTC.
   row4[21] = TimestampTz(-65291356800000000LL);
   rows.push_back(row4);
 
   std::vector<pb::Value> row5(31, Null());
   row5[0] = Int(5);
-  row5[3] = Int(0);                          // c_int8
-  row5[5] = Float4Bits(0x00000001);          // smallest denormal
+  row5[3] = Int(0);                             // c_int8
+  row5[5] = Float4Bits(0x00000001);             // smallest denormal
   row5[6] = Float8Bits(0x7ff0000000000000ULL);  // Infinity
-  row5[17] = Infinity(false);                // c_date
+  row5[17] = Infinity(false);                   // c_date
   rows.push_back(row5);
   return rows;
 }
 
 std::vector<ColumnSpec> TypesColumns(Db& db) {
   auto oid = [&db](const char* type) {
-    return static_cast<uint32_t>(
-        ParseU64(db.Scalar(std::string("SELECT '") + type + "'::regtype::oid::text")));
+    return static_cast<uint32_t>(ParseU64(
+        db.Scalar(std::string("SELECT '") + type + "'::regtype::oid::text")));
   };
   //   name, oid, typmod, type_name, identity, primary_key, not_null, base
   return {
@@ -443,8 +460,8 @@ std::vector<ColumnSpec> TypesColumns(Db& db) {
        0},
       {"c_ts", kTimestampOid, -1, "timestamp without time zone", false, false,
        false, 0},
-      {"c_tstz", kTimestampTzOid, -1, "timestamp with time zone", false,
-       false, false, 0},
+      {"c_tstz", kTimestampTzOid, -1, "timestamp with time zone", false, false,
+       false, 0},
       {"c_interval", kIntervalOid, -1, "interval", false, false, false, 0},
       {"c_uuid", kUuidOid, -1, "uuid", false, false, false, 0},
       {"c_json", kJsonOid, -1, "json", false, false, false, 0},
@@ -523,8 +540,8 @@ void CrossCheckExpectations(Db& db,
     return out;
   };
   for (const Check& c : checks) {
-    std::string got = db.Scalar("SELECT " + c.sql +
-                                " FROM types_t WHERE id = " + std::to_string(c.id));
+    std::string got = db.Scalar(
+        "SELECT " + c.sql + " FROM types_t WHERE id = " + std::to_string(c.id));
     const pb::Value& v = rows[c.id - 1][c.col];
     std::string mine;
     switch (v.kind_case()) {
@@ -597,9 +614,9 @@ TEST_CASE("every value family decodes to exactly the stored value",
   std::string xid = db->Scalar("SELECT pg_current_xact_id()::text");
   db->Exec("COMMIT");
   uint64_t after = InsertLsn(*db);
-  int64_t commit_us = ParseI64(db->Scalar(
-      "SELECT (extract(epoch FROM pg_xact_commit_timestamp('" + xid +
-      "'::xid)) * 1000000)::int8::text"));
+  int64_t commit_us = ParseI64(
+      db->Scalar("SELECT (extract(epoch FROM pg_xact_commit_timestamp('" + xid +
+                 "'::xid)) * 1000000)::int8::text"));
 
   auto rows = ExpectedTypeRows();
   CrossCheckExpectations(*db, rows);
@@ -733,7 +750,10 @@ std::vector<ExpectedChange> ExpectedIdentityChanges() {
       // The TOASTed column did not change: marker, not value.
       {"update", "pk_t", false, {}, {Int(1), Text("b"), Unchanged()}},
       // Key change: the old key, the rest not sent.
-      {"update", "pk_t", true, {Int(1), NotSent(), NotSent()},
+      {"update",
+       "pk_t",
+       true,
+       {Int(1), NotSent(), NotSent()},
        {Int(2), Text("b"), Unchanged()}},
       {"delete", "pk_t", true, {Int(2), NotSent(), NotSent()}, {}},
       {"insert", "full_t", false, {}, {Int(1), Text("x")}},
@@ -744,7 +764,10 @@ std::vector<ExpectedChange> ExpectedIdentityChanges() {
       {"delete", "nothing_t", false, {}, {}},
       {"insert", "idx_t", false, {}, {Int(1), Int(2), Text("x")}},
       {"update", "idx_t", false, {}, {Int(1), Int(2), Text("y")}},
-      {"update", "idx_t", true, {Int(1), Int(2), NotSent()},
+      {"update",
+       "idx_t",
+       true,
+       {Int(1), Int(2), NotSent()},
        {Int(1), Int(3), Text("y")}},
       {"delete", "idx_t", true, {Int(1), Int(3), NotSent()}, {}},
       {"insert", "nokey_t", false, {}, {Int(1), Text("x")}},
@@ -832,28 +855,38 @@ TEST_CASE("updates and deletes under every replica identity",
   }
   CHECK(i == msgs.size());
 
-  RequireRelation(*db, relations[ParseU64(db->Scalar("SELECT 'pk_t'::regclass::oid::text"))],
-                  "pk_t", pb::REPLICA_IDENTITY_DEFAULT,
-                  {{"id", kInt4Oid, -1, "integer", true, true, true, 0},
-                   {"v", kTextOid, -1, "text", false, false, false, 0},
-                   {"big", kTextOid, -1, "text", false, false, false, 0}});
-  RequireRelation(*db, relations[ParseU64(db->Scalar("SELECT 'full_t'::regclass::oid::text"))],
-                  "full_t", pb::REPLICA_IDENTITY_FULL,
-                  {{"id", kInt4Oid, -1, "integer", true, false, false, 0},
-                   {"v", kTextOid, -1, "text", true, false, false, 0}});
-  RequireRelation(*db, relations[ParseU64(db->Scalar("SELECT 'nothing_t'::regclass::oid::text"))],
+  RequireRelation(
+      *db,
+      relations[ParseU64(db->Scalar("SELECT 'pk_t'::regclass::oid::text"))],
+      "pk_t", pb::REPLICA_IDENTITY_DEFAULT,
+      {{"id", kInt4Oid, -1, "integer", true, true, true, 0},
+       {"v", kTextOid, -1, "text", false, false, false, 0},
+       {"big", kTextOid, -1, "text", false, false, false, 0}});
+  RequireRelation(
+      *db,
+      relations[ParseU64(db->Scalar("SELECT 'full_t'::regclass::oid::text"))],
+      "full_t", pb::REPLICA_IDENTITY_FULL,
+      {{"id", kInt4Oid, -1, "integer", true, false, false, 0},
+       {"v", kTextOid, -1, "text", true, false, false, 0}});
+  RequireRelation(*db,
+                  relations[ParseU64(
+                      db->Scalar("SELECT 'nothing_t'::regclass::oid::text"))],
                   "nothing_t", pb::REPLICA_IDENTITY_NOTHING,
                   {{"id", kInt4Oid, -1, "integer", false, true, true, 0},
                    {"v", kTextOid, -1, "text", false, false, false, 0}});
-  RequireRelation(*db, relations[ParseU64(db->Scalar("SELECT 'idx_t'::regclass::oid::text"))],
-                  "idx_t", pb::REPLICA_IDENTITY_INDEX,
-                  {{"a", kInt4Oid, -1, "integer", true, false, true, 0},
-                   {"b", kInt4Oid, -1, "integer", true, false, true, 0},
-                   {"v", kTextOid, -1, "text", false, false, false, 0}});
-  RequireRelation(*db, relations[ParseU64(db->Scalar("SELECT 'nokey_t'::regclass::oid::text"))],
-                  "nokey_t", pb::REPLICA_IDENTITY_DEFAULT,
-                  {{"id", kInt4Oid, -1, "integer", false, false, false, 0},
-                   {"v", kTextOid, -1, "text", false, false, false, 0}});
+  RequireRelation(
+      *db,
+      relations[ParseU64(db->Scalar("SELECT 'idx_t'::regclass::oid::text"))],
+      "idx_t", pb::REPLICA_IDENTITY_INDEX,
+      {{"a", kInt4Oid, -1, "integer", true, false, true, 0},
+       {"b", kInt4Oid, -1, "integer", true, false, true, 0},
+       {"v", kTextOid, -1, "text", false, false, false, 0}});
+  RequireRelation(
+      *db,
+      relations[ParseU64(db->Scalar("SELECT 'nokey_t'::regclass::oid::text"))],
+      "nokey_t", pb::REPLICA_IDENTITY_DEFAULT,
+      {{"id", kInt4Oid, -1, "integer", false, false, false, 0},
+       {"v", kTextOid, -1, "text", false, false, false, 0}});
 }
 
 }  // namespace
@@ -870,12 +903,18 @@ TEST_CASE("a streamed transaction with a rolled-back savepoint",
   db->Exec("CREATE TABLE s_t (id integer PRIMARY KEY, pad text)");
   db->Exec("SELECT pg_create_logical_replication_slot('strm', 'wal2proto')");
   db->Exec("BEGIN");
-  db->Exec("INSERT INTO s_t SELECT g, repeat('p', 100) FROM generate_series(1, 1000) g");
+  db->Exec(
+      "INSERT INTO s_t SELECT g, repeat('p', 100) FROM generate_series(1, "
+      "1000) g");
   db->Exec("SAVEPOINT a");
-  db->Exec("INSERT INTO s_t SELECT g, repeat('q', 100) FROM generate_series(5001, 6000) g");
+  db->Exec(
+      "INSERT INTO s_t SELECT g, repeat('q', 100) FROM generate_series(5001, "
+      "6000) g");
   std::string subxid = db->Scalar("SELECT pg_current_xact_id()::text");
   db->Exec("ROLLBACK TO SAVEPOINT a");
-  db->Exec("INSERT INTO s_t SELECT g, repeat('r', 100) FROM generate_series(1001, 1500) g");
+  db->Exec(
+      "INSERT INTO s_t SELECT g, repeat('r', 100) FROM generate_series(1001, "
+      "1500) g");
   std::string xid = db->Scalar("SELECT pg_current_xact_id()::text");
   db->Exec("COMMIT");
   REQUIRE(subxid == xid);  // pg_current_xact_id() names the top level
@@ -948,7 +987,8 @@ TEST_CASE("a streamed transaction with a rolled-back savepoint",
   INFO("applied " << applied.size() << " rows, expected " << expected.size()
                   << "; first difference at position " << first_diff
                   << (first_diff < applied.size()
-                          ? " (applied id " + std::to_string(applied[first_diff]) + ")"
+                          ? " (applied id " +
+                                std::to_string(applied[first_diff]) + ")"
                           : std::string()));
   REQUIRE(applied.size() == expected.size());
   REQUIRE(first_diff == expected.size());
@@ -991,15 +1031,16 @@ TEST_CASE("two-phase: prepare, commit prepared, rollback prepared",
     xids[i] = db->Scalar("SELECT pg_current_xact_id()::text");
     db->Exec(std::string("PREPARE TRANSACTION '") + gids[i] + "'");
     prepared_us[i] = ParseI64(db->Scalar(
-        std::string("SELECT (extract(epoch FROM prepared) * 1000000)::int8::text"
-                    " FROM pg_prepared_xacts WHERE gid = '") +
+        std::string(
+            "SELECT (extract(epoch FROM prepared) * 1000000)::int8::text"
+            " FROM pg_prepared_xacts WHERE gid = '") +
         gids[i] + "'"));
     db->Exec(std::string(i == 0 ? "COMMIT" : "ROLLBACK") + " PREPARED '" +
              gids[i] + "'");
   }
-  int64_t commit_us = ParseI64(db->Scalar(
-      "SELECT (extract(epoch FROM pg_xact_commit_timestamp('" + xids[0] +
-      "'::xid)) * 1000000)::int8::text"));
+  int64_t commit_us = ParseI64(
+      db->Scalar("SELECT (extract(epoch FROM pg_xact_commit_timestamp('" +
+                 xids[0] + "'::xid)) * 1000000)::int8::text"));
 
   std::vector<Write> writes = GetChanges(*db, "tpc", {"proto-version", "1"});
   std::vector<pb::Message> msgs = Flatten(writes);
@@ -1007,8 +1048,8 @@ TEST_CASE("two-phase: prepare, commit prepared, rollback prepared",
   for (const auto& m : msgs) kinds.push_back(KindName(m));
   REQUIRE(kinds == std::vector<std::string>{
                        "begin_prepare", "relation", "insert", "prepare",
-                       "commit_prepared", "begin_prepare", "insert",
-                       "prepare", "rollback_prepared"});
+                       "commit_prepared", "begin_prepare", "insert", "prepare",
+                       "rollback_prepared"});
 
   for (int i = 0; i < 2; i++) {
     INFO("transaction " << gids[i]);
@@ -1109,10 +1150,10 @@ TEST_CASE("text output uses the documented settings, not the session's",
   uint32_t mood_oid = static_cast<uint32_t>(
       ParseU64(db->Scalar("SELECT 'mood'::regtype::oid::text")));
   CHECK(rel.columns(3).type_name() == "public.mood[]");
-  RequireSameTuple({Int(1), TextOutput(kBag), TextOutput(kRange),
-                    Array(mood_oid, {2}, {1},
-                          {TextOutput("happy"), TextOutput("sad")})},
-                   msgs[2].insert().new_tuple(), rel, "insert");
+  RequireSameTuple(
+      {Int(1), TextOutput(kBag), TextOutput(kRange),
+       Array(mood_oid, {2}, {1}, {TextOutput("happy"), TextOutput("sad")})},
+      msgs[2].insert().new_tuple(), rel, "insert");
 }
 
 }  // namespace

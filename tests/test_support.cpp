@@ -3,6 +3,8 @@
 
 #include "test_support.h"
 
+#include <google/protobuf/descriptor.h>
+#include <google/protobuf/unknown_field_set.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -13,14 +15,12 @@
 #include <regex>
 #include <sstream>
 
-#include <google/protobuf/descriptor.h>
-#include <google/protobuf/unknown_field_set.h>
-
 #ifndef W2P_PROTOC
 #error "W2P_PROTOC (path of protoc) must be defined by the build"
 #endif
 #ifndef W2P_PROTO_DIR
-#error "W2P_PROTO_DIR (directory of wal2proto.proto) must be defined by the build"
+#error \
+    "W2P_PROTO_DIR (directory of wal2proto.proto) must be defined by the build"
 #endif
 
 namespace w2p_test {
@@ -82,8 +82,8 @@ PgResultPtr Db::Exec(const std::string& sql) {
 std::string Db::Scalar(const std::string& sql) {
   PgResultPtr res = Exec(sql);
   if (PQntuples(res.get()) != 1 || PQnfields(res.get()) != 1) {
-    FAIL("expected one value from: " << sql << " (got "
-                                     << PQntuples(res.get()) << " rows)");
+    FAIL("expected one value from: " << sql << " (got " << PQntuples(res.get())
+                                     << " rows)");
   }
   return PQgetvalue(res.get(), 0, 0);
 }
@@ -142,9 +142,9 @@ std::vector<Write> GetChanges(Db& db, const std::string& slot,
     w.lsn = ParseU64(PQgetvalue(res.get(), i, 0));
     w.xid = static_cast<uint32_t>(ParseU64(PQgetvalue(res.get(), i, 1)));
     w.data = HexDecode(PQgetvalue(res.get(), i, 2));
-    w.batch = CheckWrite(w.data, "write " + std::to_string(i) + " of slot " +
-                                     slot + " at lsn " +
-                                     PQgetvalue(res.get(), i, 0));
+    w.batch =
+        CheckWrite(w.data, "write " + std::to_string(i) + " of slot " + slot +
+                               " at lsn " + PQgetvalue(res.get(), i, 0));
     writes.push_back(std::move(w));
   }
   return writes;
@@ -213,11 +213,11 @@ int ProtocDecode(const std::string& data, std::string* text) {
     out.write(data.data(), static_cast<std::streamsize>(data.size()));
   }
   close(fd);
-  std::string cmd = ShellQuote(W2P_PROTOC) +
-                    " --decode=wal2proto.v1.Batch -I" +
-                    ShellQuote(W2P_PROTO_DIR) + " " +
-                    ShellQuote(std::string(W2P_PROTO_DIR) + "/wal2proto.proto") +
-                    " < " + ShellQuote(in_path) + " 2>&1";
+  std::string cmd =
+      ShellQuote(W2P_PROTOC) + " --decode=wal2proto.v1.Batch -I" +
+      ShellQuote(W2P_PROTO_DIR) + " " +
+      ShellQuote(std::string(W2P_PROTO_DIR) + "/wal2proto.proto") + " < " +
+      ShellQuote(in_path) + " 2>&1";
   FILE* pipe = popen(cmd.c_str(), "r");
   REQUIRE(pipe != nullptr);
   text->clear();
@@ -255,8 +255,7 @@ std::string HexDecode(const std::string& hex) {
   std::string out;
   out.reserve(hex.size() / 2);
   for (size_t i = 0; i < hex.size(); i += 2) {
-    out.push_back(
-        static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16)));
+    out.push_back(static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16)));
   }
   return out;
 }
