@@ -281,6 +281,11 @@ Status MongoSink::AddChange(const model::Change& c, const model::TxnInfo& info,
 
   auto st = StateOf(c.relations.front());
   if (!st.ok()) return st.status();
+  if (c.kind != model::ChangeKind::kDelete && c.new_tuple == nullptr) {
+    return Status::Fatal(fmt::format("target {}: change {} of the transaction committed at {} "
+                                     "has no new row",
+                                     name_, index + 1, info.commit_lsn.ToString()));
+  }
   RelState* s = *st;
   const model::Relation& rel = *s->rel;
   Pending* p = pending_for(s);
@@ -339,42 +344,42 @@ Status MongoSink::AddChange(const model::Change& c, const model::TxnInfo& info,
         bson_append_int32(&sub, "n", 1, static_cast<int32_t>(index));
         bson_append_document_end(id.get(), &sub);
       } else {
-        WALAPPLY_RETURN_IF_ERROR(wrap(AppendId(id.get(), rel, s->key, c.new_tuple, nullptr), ""));
+        WALAPPLY_RETURN_IF_ERROR(wrap(AppendId(id.get(), rel, s->key, *c.new_tuple, nullptr), ""));
       }
       Bson doc;
       WALAPPLY_RETURN_IF_ERROR(wrap(
-          BuildDocument(rel, s->key, c.new_tuple, s->mapping, id.get(), nullptr, doc.get()),
+          BuildDocument(rel, s->key, *c.new_tuple, s->mapping, id.get(), nullptr, doc.get()),
           IdJson(id.get())));
       WALAPPLY_RETURN_IF_ERROR(add_replace(id.get(), doc.get()));
       break;
     }
     case model::ChangeKind::kUpdate: {
       if (keyless) {
-        if (!c.has_old_tuple) {
+        if (!c.has_old_tuple()) {
           return fail(s, "", "a keyless relation needs REPLICA IDENTITY FULL");
         }
         Bson filter, update;
         WALAPPLY_RETURN_IF_ERROR(
-            wrap(BuildRowFilter(rel, c.old_tuple, s->mapping, filter.get()), ""));
+            wrap(BuildRowFilter(rel, *c.old_tuple, s->mapping, filter.get()), ""));
         WALAPPLY_RETURN_IF_ERROR(
-            wrap(BuildUpdate(rel, s->key, c.new_tuple, s->mapping, update.get()), ""));
+            wrap(BuildUpdate(rel, s->key, *c.new_tuple, s->mapping, update.get()), ""));
         WALAPPLY_RETURN_IF_ERROR(add_update(filter.get(), update.get(), false, ""));
         break;
       }
-      const model::Tuple* old = c.has_old_tuple ? &c.old_tuple : nullptr;
+      const model::Tuple* old = c.old_tuple;
       Bson new_id;
-      WALAPPLY_RETURN_IF_ERROR(wrap(AppendId(new_id.get(), rel, s->key, c.new_tuple, old), ""));
+      WALAPPLY_RETURN_IF_ERROR(wrap(AppendId(new_id.get(), rel, s->key, *c.new_tuple, old), ""));
       Bson old_id;
       if (old) {
         WALAPPLY_RETURN_IF_ERROR(wrap(AppendId(old_id.get(), rel, s->key, *old, nullptr), ""));
       } else {
         bson_concat(old_id.get(), new_id.get());
       }
-      bool toast = HasUnchangedToast(c.new_tuple);
+      bool toast = HasUnchangedToast(*c.new_tuple);
       if (SameId(new_id.get(), old_id.get())) {
         Bson update;
         WALAPPLY_RETURN_IF_ERROR(wrap(
-            BuildUpdate(rel, s->key, c.new_tuple, s->mapping, update.get()), IdJson(new_id.get())));
+            BuildUpdate(rel, s->key, *c.new_tuple, s->mapping, update.get()), IdJson(new_id.get())));
         // With every column in hand the update may create the document; with
         // TOAST left out it must not create a partial one.
         WALAPPLY_RETURN_IF_ERROR(add_update(new_id.get(), update.get(), !toast,
@@ -384,7 +389,7 @@ Status MongoSink::AddChange(const model::Change& c, const model::TxnInfo& info,
       // The key changed: move the document.
       Bson doc;
       if (!toast) {
-        WALAPPLY_RETURN_IF_ERROR(wrap(BuildDocument(rel, s->key, c.new_tuple, s->mapping,
+        WALAPPLY_RETURN_IF_ERROR(wrap(BuildDocument(rel, s->key, *c.new_tuple, s->mapping,
                                                     new_id.get(), nullptr, doc.get()),
                                       IdJson(new_id.get())));
       } else {
@@ -413,7 +418,7 @@ Status MongoSink::AddChange(const model::Change& c, const model::TxnInfo& info,
                       "the key changed and unchanged TOAST values must come from the "
                       "old document, which the target does not have");
         }
-        WALAPPLY_RETURN_IF_ERROR(wrap(BuildDocument(rel, s->key, c.new_tuple, s->mapping,
+        WALAPPLY_RETURN_IF_ERROR(wrap(BuildDocument(rel, s->key, *c.new_tuple, s->mapping,
                                                     new_id.get(), found.get(), doc.get()),
                                       IdJson(new_id.get())));
       }
@@ -422,17 +427,17 @@ Status MongoSink::AddChange(const model::Change& c, const model::TxnInfo& info,
       break;
     }
     case model::ChangeKind::kDelete: {
-      if (!c.has_old_tuple) {
+      if (!c.has_old_tuple()) {
         return fail(s, "", "the delete carries no old key");
       }
       Bson selector;
       if (keyless) {
         WALAPPLY_RETURN_IF_ERROR(
-            wrap(BuildRowFilter(rel, c.old_tuple, s->mapping, selector.get()), ""));
+            wrap(BuildRowFilter(rel, *c.old_tuple, s->mapping, selector.get()), ""));
         WALAPPLY_RETURN_IF_ERROR(add_remove(selector.get(), ""));
       } else {
         WALAPPLY_RETURN_IF_ERROR(
-            wrap(AppendId(selector.get(), rel, s->key, c.old_tuple, nullptr), ""));
+            wrap(AppendId(selector.get(), rel, s->key, *c.old_tuple, nullptr), ""));
         WALAPPLY_RETURN_IF_ERROR(add_remove(selector.get(), IdJson(selector.get())));
       }
       break;
@@ -492,8 +497,8 @@ Status MongoSink::ApplyOnce(const txn::Transaction& txn) {
     auto s = StateOf(c.relations.front());
     if (!s.ok() || (*s)->key.columns.empty()) return Status::Ok();
     Bson id;
-    const model::Tuple& t = c.kind == model::ChangeKind::kDelete ? c.old_tuple : c.new_tuple;
-    if (AppendId(id.get(), *(*s)->rel, (*s)->key, t, c.has_old_tuple ? &c.old_tuple : nullptr)
+    const model::Tuple* t = c.kind == model::ChangeKind::kDelete ? c.old_tuple : c.new_tuple;
+    if (t && AppendId(id.get(), *(*s)->rel, (*s)->key, *t, c.old_tuple)
             .ok()) {
       key = IdJson(id.get());
     }
