@@ -40,6 +40,7 @@ PACKAGES=(
 	libbson-dev
 	python3-mockupdb
 	python3-mongomock
+	python3-bson-ext python3-pymongo-ext python3-psycopg2
 )
 
 missing=()
