@@ -98,7 +98,21 @@ def _get_date(data, view, position, dummy0, opts, dummy1):
     return value, position + 8
 
 
+def _py_element_to_dict(data, view, position, obj_end, opts):
+    # The pure-Python element decoder (with the C extension loaded, bson's
+    # own one calls C, which cannot return an out-of-range date).
+    element_type = data[position]
+    position += 1
+    name, position = bson._get_c_string(data, view, position, opts)
+    getter = bson._ELEMENT_GETTER.get(element_type)
+    if getter is None:
+        raise InvalidBSON('unknown BSON type 0x%02x for field %r' % (element_type, name))
+    value, position = getter(data, view, position, obj_end, opts, name)
+    return name, value, position
+
+
 bson._ELEMENT_GETTER[9] = _get_date
+bson._element_to_dict = _py_element_to_dict
 bson._ENCODERS[DateMs] = (
     lambda name, value, check_keys, opts: b'\x09' + name + struct.pack('<q', value.ms))
 
