@@ -14,3 +14,8 @@ foreach(e2e IN ITEMS mongo_types mongo_crash)
             $<TARGET_FILE:walapply>)
   set_tests_properties(walapply_e2e_${e2e} PROPERTIES TIMEOUT 300 RUN_SERIAL TRUE)
 endforeach()
+
+# The MongoDB-wire test server itself.
+add_test(NAME mongo_test_server
+  COMMAND /usr/bin/python3 ${PROJECT_SOURCE_DIR}/tests/mongo/server_test.py 55479)
+set_tests_properties(mongo_test_server PROPERTIES TIMEOUT 120)
