@@ -5,11 +5,11 @@
 
 #include "sink/mongodb/config.h"
 
-#include <cctype>
-#include <vector>
-
 #include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
+
+#include <cctype>
+#include <vector>
 
 namespace walapply::sink::mongodb {
 
@@ -19,9 +19,11 @@ namespace {
 std::string Unescape(const std::string& s) {
   std::string out;
   for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '%' && i + 2 < s.size() && isxdigit(static_cast<unsigned char>(s[i + 1])) &&
+    if (s[i] == '%' && i + 2 < s.size() &&
+        isxdigit(static_cast<unsigned char>(s[i + 1])) &&
         isxdigit(static_cast<unsigned char>(s[i + 2]))) {
-      out.push_back(static_cast<char>(std::stoi(s.substr(i + 1, 2), nullptr, 16)));
+      out.push_back(
+          static_cast<char>(std::stoi(s.substr(i + 1, 2), nullptr, 16)));
       i += 2;
     } else {
       out.push_back(s[i]);
@@ -34,17 +36,19 @@ Result<bool> ParseBool(const std::string& uri, const std::string& name,
                        const std::string& v) {
   if (v == "true" || v == "on" || v == "1") return true;
   if (v == "false" || v == "off" || v == "0") return false;
-  return Status::Fatal(fmt::format("invalid --target \"{}\": {} must be true or false",
-                                   uri, name));
+  return Status::Fatal(fmt::format(
+      "invalid --target \"{}\": {} must be true or false", uri, name));
 }
 
-Status Nulls(const std::string& where, const std::string& v, MappingOptions* m) {
+Status Nulls(const std::string& where, const std::string& v,
+             MappingOptions* m) {
   if (v == "null") {
     m->null_absent = false;
   } else if (v == "absent") {
     m->null_absent = true;
   } else {
-    return Status::Fatal(fmt::format("{}: nulls must be null or absent", where));
+    return Status::Fatal(
+        fmt::format("{}: nulls must be null or absent", where));
   }
   return Status::Ok();
 }
@@ -54,11 +58,12 @@ Status ApplyYaml(const std::string& path, TargetConfig* c) {
   try {
     root = YAML::LoadFile(path);
   } catch (const std::exception& e) {
-    return Status::Fatal(fmt::format("could not read MongoDB target config \"{}\": {}",
-                                     path, e.what()));
+    return Status::Fatal(fmt::format(
+        "could not read MongoDB target config \"{}\": {}", path, e.what()));
   }
   if (!root.IsMap()) {
-    return Status::Fatal(fmt::format("MongoDB target config \"{}\" is not a mapping", path));
+    return Status::Fatal(
+        fmt::format("MongoDB target config \"{}\" is not a mapping", path));
   }
   try {
     for (const auto& kv : root) {
@@ -80,7 +85,8 @@ Status ApplyYaml(const std::string& path, TargetConfig* c) {
         c->retry_timeout_s = v.as<double>();
       } else if (key == "tables") {
         if (!v.IsMap()) {
-          return Status::Fatal(fmt::format("{}: tables must be a mapping", path));
+          return Status::Fatal(
+              fmt::format("{}: tables must be a mapping", path));
         }
         for (const auto& t : v) {
           std::string name = t.first.as<std::string>();
@@ -94,18 +100,21 @@ Status ApplyYaml(const std::string& path, TargetConfig* c) {
             } else if (fk == "keep_key_columns") {
               target.keep_key_columns = f.second.as<bool>();
             } else {
-              return Status::Fatal(fmt::format("{}: unknown setting \"{}\" of table \"{}\"",
-                                               path, fk, name));
+              return Status::Fatal(
+                  fmt::format("{}: unknown setting \"{}\" of table \"{}\"",
+                              path, fk, name));
             }
           }
           c->tables[name] = target;
         }
       } else {
-        return Status::Fatal(fmt::format("{}: unknown setting \"{}\"", path, key));
+        return Status::Fatal(
+            fmt::format("{}: unknown setting \"{}\"", path, key));
       }
     }
   } catch (const YAML::Exception& e) {
-    return Status::Fatal(fmt::format("bad value in \"{}\": {}", path, e.what()));
+    return Status::Fatal(
+        fmt::format("bad value in \"{}\": {}", path, e.what()));
   }
   return Status::Ok();
 }
@@ -123,12 +132,13 @@ Result<TargetConfig> ParseTarget(const std::string& uri) {
     size_t start = 0;
     while (start <= query.size()) {
       size_t amp = query.find('&', start);
-      std::string part = query.substr(start, amp == std::string::npos ? std::string::npos
-                                                                       : amp - start);
+      std::string part = query.substr(
+          start, amp == std::string::npos ? std::string::npos : amp - start);
       if (!part.empty()) {
         size_t eq = part.find('=');
         std::string name = part.substr(0, eq);
-        std::string value = eq == std::string::npos ? "" : Unescape(part.substr(eq + 1));
+        std::string value =
+            eq == std::string::npos ? "" : Unescape(part.substr(eq + 1));
         if (name == "slot" || name == "config" || name == "nulls" ||
             name == "keepKeyColumns" || name == "retryTimeout") {
           ours.emplace_back(name, value);
@@ -147,8 +157,8 @@ Result<TargetConfig> ParseTarget(const std::string& uri) {
     if (name == "slot") {
       c.progress_key = value;
     } else if (name == "nulls") {
-      WALAPPLY_RETURN_IF_ERROR(
-          Nulls(fmt::format("invalid --target \"{}\"", uri), value, &c.mapping));
+      WALAPPLY_RETURN_IF_ERROR(Nulls(
+          fmt::format("invalid --target \"{}\"", uri), value, &c.mapping));
     } else if (name == "keepKeyColumns") {
       auto b = ParseBool(uri, name, value);
       if (!b.ok()) return b.status();
@@ -157,8 +167,9 @@ Result<TargetConfig> ParseTarget(const std::string& uri) {
       try {
         c.retry_timeout_s = std::stod(value);
       } catch (const std::exception&) {
-        return Status::Fatal(
-            fmt::format("invalid --target \"{}\": retryTimeout is a number of seconds", uri));
+        return Status::Fatal(fmt::format(
+            "invalid --target \"{}\": retryTimeout is a number of seconds",
+            uri));
       }
     }
   }

@@ -3,15 +3,17 @@
 //
 // Copyright (c) 2026, the wal2proto authors. PostgreSQL License.
 
-#include <catch2/catch.hpp>
-
 #include "sink/mongodb/config.h"
+
+#include <catch2/catch.hpp>
 
 namespace m = walapply::sink::mongodb;
 
-TEST_CASE("walapply's parameters are taken out of the MongoDB URI", "[sink][mongodb]") {
+TEST_CASE("walapply's parameters are taken out of the MongoDB URI",
+          "[sink][mongodb]") {
   auto c = m::ParseTarget(
-      "mongodb://127.0.0.1:1/?appname=x&slot=s1&nulls=absent&keepKeyColumns=false&w=1");
+      "mongodb://127.0.0.1:1/"
+      "?appname=x&slot=s1&nulls=absent&keepKeyColumns=false&w=1");
   REQUIRE(c.ok());
   CHECK(c->mongo_uri == "mongodb://127.0.0.1:1/?appname=x&w=1");
   CHECK(c->progress_key == "s1");

@@ -5,12 +5,12 @@
 
 #include "sink/mongodb/document.h"
 
+#include <fmt/format.h>
+
 #include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <limits>
-
-#include <fmt/format.h>
 
 #include "sink/file/value_text.h"
 
@@ -95,15 +95,18 @@ Status AppendArrayLevel(bson_t* doc, const char* key, int key_len,
           AppendArrayLevel(&child, k, static_cast<int>(klen), walk, dim + 1));
     } else {
       if (walk->index >= walk->array.elements_size()) {
-        return Status::Fatal("array has fewer elements than its dimensions say");
+        return Status::Fatal(
+            "array has fewer elements than its dimensions say");
       }
       const model::Value& e = walk->array.elements(walk->index++);
       if (IsMarker(e, pb::MARKER_NULL)) {
         bson_append_null(&child, k, static_cast<int>(klen));
-        if (walk->micros && HasMicros(walk->element_column)) walk->micros->push_back(0);
+        if (walk->micros && HasMicros(walk->element_column))
+          walk->micros->push_back(0);
       } else {
         WALAPPLY_RETURN_IF_ERROR(AppendScalar(&child, k, static_cast<int>(klen),
-                                              walk->element_column, e, walk->micros));
+                                              walk->element_column, e,
+                                              walk->micros));
       }
     }
   }
@@ -127,7 +130,8 @@ Status AppendScalar(bson_t* doc, const char* key, int key_len,
         bson_append_null(doc, key, key_len);
         return Status::Ok();
       }
-      return Status::Fatal(fmt::format("column \"{}\" has no value", column.name));
+      return Status::Fatal(
+          fmt::format("column \"{}\" has no value", column.name));
     case pb::Value::kBoolValue:
       bson_append_bool(doc, key, key_len, v.bool_value());
       return Status::Ok();
@@ -136,14 +140,16 @@ Status AppendScalar(bson_t* doc, const char* key, int key_len,
       if ((oid == kInt2Oid || oid == kInt4Oid) &&
           v.int_value() >= std::numeric_limits<int32_t>::min() &&
           v.int_value() <= std::numeric_limits<int32_t>::max()) {
-        bson_append_int32(doc, key, key_len, static_cast<int32_t>(v.int_value()));
+        bson_append_int32(doc, key, key_len,
+                          static_cast<int32_t>(v.int_value()));
       } else {
         bson_append_int64(doc, key, key_len, v.int_value());
       }
       return Status::Ok();
     }
     case pb::Value::kFloat4Value:
-      bson_append_double(doc, key, key_len, static_cast<double>(v.float4_value()));
+      bson_append_double(doc, key, key_len,
+                         static_cast<double>(v.float4_value()));
       return Status::Ok();
     case pb::Value::kFloat8Value:
       bson_append_double(doc, key, key_len, v.float8_value());
@@ -156,17 +162,19 @@ Status AppendScalar(bson_t* doc, const char* key, int key_len,
                        static_cast<int>(v.text_value().size()));
       return Status::Ok();
     case pb::Value::kByteaValue:
-      bson_append_binary(doc, key, key_len, BSON_SUBTYPE_BINARY,
-                         reinterpret_cast<const uint8_t*>(v.bytea_value().data()),
-                         static_cast<uint32_t>(v.bytea_value().size()));
+      bson_append_binary(
+          doc, key, key_len, BSON_SUBTYPE_BINARY,
+          reinterpret_cast<const uint8_t*>(v.bytea_value().data()),
+          static_cast<uint32_t>(v.bytea_value().size()));
       return Status::Ok();
     case pb::Value::kUuidValue:
       if (v.uuid_value().size() != 16) {
         return Status::Fatal(fmt::format("column \"{}\": uuid of {} bytes",
                                          column.name, v.uuid_value().size()));
       }
-      bson_append_binary(doc, key, key_len, BSON_SUBTYPE_UUID,
-                         reinterpret_cast<const uint8_t*>(v.uuid_value().data()), 16);
+      bson_append_binary(
+          doc, key, key_len, BSON_SUBTYPE_UUID,
+          reinterpret_cast<const uint8_t*>(v.uuid_value().data()), 16);
       return Status::Ok();
     case pb::Value::kDateValue:
       bson_append_date_time(doc, key, key_len,
@@ -191,7 +199,8 @@ Status AppendScalar(bson_t* doc, const char* key, int key_len,
       return Status::Ok();
     }
     case pb::Value::kTimetzValue: {
-      std::string t = TimeTzText(v.timetz_value().time(), v.timetz_value().utc_offset());
+      std::string t =
+          TimeTzText(v.timetz_value().time(), v.timetz_value().utc_offset());
       bson_append_utf8(doc, key, key_len, t.data(), static_cast<int>(t.size()));
       return Status::Ok();
     }
@@ -203,7 +212,8 @@ Status AppendScalar(bson_t* doc, const char* key, int key_len,
     }
     case pb::Value::kJsonValue: {
       std::string error;
-      if (!AppendJson(doc, std::string_view(key, key_len), v.json_value(), &error)) {
+      if (!AppendJson(doc, std::string_view(key, key_len), v.json_value(),
+                      &error)) {
         return Status::Fatal(
             fmt::format("column \"{}\": invalid JSON: {}", column.name, error));
       }
@@ -216,7 +226,8 @@ Status AppendScalar(bson_t* doc, const char* key, int key_len,
       if (!default_bounds) {
         std::string t;
         file::AppendValueText(v, &t);
-        bson_append_utf8(doc, key, key_len, t.data(), static_cast<int>(t.size()));
+        bson_append_utf8(doc, key, key_len, t.data(),
+                         static_cast<int>(t.size()));
         return Status::Ok();
       }
       model::Column element;
@@ -239,20 +250,23 @@ Status AppendScalar(bson_t* doc, const char* key, int key_len,
     case pb::Value::KIND_NOT_SET:
       break;
   }
-  return Status::Fatal(fmt::format("column \"{}\" has a value of no kind", column.name));
+  return Status::Fatal(
+      fmt::format("column \"{}\" has a value of no kind", column.name));
 }
 
 // Appends the sidecar (the `_us` subdocument) from per-column remainders.
-void AppendSidecar(bson_t* doc, const std::string& field,
-                   const std::vector<std::pair<const model::Column*, std::vector<int32_t>>>&
-                       remainders) {
+void AppendSidecar(
+    bson_t* doc, const std::string& field,
+    const std::vector<std::pair<const model::Column*, std::vector<int32_t>>>&
+        remainders) {
   bool any = false;
   for (const auto& [col, r] : remainders) {
     for (int32_t x : r) any |= x != 0;
   }
   if (!any) return;
   bson_t side;
-  bson_append_document_begin(doc, field.data(), static_cast<int>(field.size()), &side);
+  bson_append_document_begin(doc, field.data(), static_cast<int>(field.size()),
+                             &side);
   for (const auto& [col, r] : remainders) {
     bool col_any = false;
     for (int32_t x : r) col_any |= x != 0;
@@ -260,15 +274,17 @@ void AppendSidecar(bson_t* doc, const std::string& field,
     uint32_t oid = EffectiveOid(*col);
     bool is_array = oid != kTimestampOid && oid != kTimestampTzOid;
     if (!is_array && r.size() == 1) {
-      bson_append_int32(&side, col->name.data(), static_cast<int>(col->name.size()), r[0]);
+      bson_append_int32(&side, col->name.data(),
+                        static_cast<int>(col->name.size()), r[0]);
     } else {
       bson_t arr;
-      bson_append_array_begin(&side, col->name.data(), static_cast<int>(col->name.size()),
-                              &arr);
+      bson_append_array_begin(&side, col->name.data(),
+                              static_cast<int>(col->name.size()), &arr);
       for (size_t i = 0; i < r.size(); ++i) {
         char kbuf[16];
         const char* k;
-        size_t klen = bson_uint32_to_string(static_cast<uint32_t>(i), &k, kbuf, sizeof(kbuf));
+        size_t klen = bson_uint32_to_string(static_cast<uint32_t>(i), &k, kbuf,
+                                            sizeof(kbuf));
         bson_append_int32(&arr, k, static_cast<int>(klen), r[i]);
       }
       bson_append_array_end(&side, &arr);
@@ -277,13 +293,15 @@ void AppendSidecar(bson_t* doc, const std::string& field,
   bson_append_document_end(doc, &side);
 }
 
-Status CheckSidecarName(const model::Relation& rel, const MappingOptions& options) {
+Status CheckSidecarName(const model::Relation& rel,
+                        const MappingOptions& options) {
   for (const auto& c : rel.columns) {
     if (c.name == options.micros_field || c.name == "_id") {
-      return Status::Fatal(fmt::format(
-          "relation \"{}\".\"{}\": column \"{}\" collides with the target's field of "
-          "that name; rename the column or set micros_field",
-          rel.schema, rel.name, c.name));
+      return Status::Fatal(
+          fmt::format("relation \"{}\".\"{}\": column \"{}\" collides with the "
+                      "target's field of "
+                      "that name; rename the column or set micros_field",
+                      rel.schema, rel.name, c.name));
     }
   }
   return Status::Ok();
@@ -318,8 +336,8 @@ class JsonParser {
 
  private:
   void SkipSpace() {
-    while (pos_ < s_.size() &&
-           (s_[pos_] == ' ' || s_[pos_] == '\t' || s_[pos_] == '\n' || s_[pos_] == '\r')) {
+    while (pos_ < s_.size() && (s_[pos_] == ' ' || s_[pos_] == '\t' ||
+                                s_[pos_] == '\n' || s_[pos_] == '\r')) {
       ++pos_;
     }
   }
@@ -389,7 +407,8 @@ class JsonParser {
       std::string key;
       if (pos_ >= s_.size() || s_[pos_] != '"') return Fail("expected a key");
       if (!String(&key)) return false;
-      if (key.find('\0') != std::string::npos) return Fail("key with a zero byte");
+      if (key.find('\0') != std::string::npos)
+        return Fail("key with a zero byte");
       SkipSpace();
       if (pos_ >= s_.size() || s_[pos_] != ':') return Fail("expected ':'");
       ++pos_;
@@ -438,14 +457,16 @@ class JsonParser {
     size_t start = pos_;
     if (pos_ < s_.size() && s_[pos_] == '-') ++pos_;
     size_t int_start = pos_;
-    while (pos_ < s_.size() && isdigit(static_cast<unsigned char>(s_[pos_]))) ++pos_;
+    while (pos_ < s_.size() && isdigit(static_cast<unsigned char>(s_[pos_])))
+      ++pos_;
     if (pos_ == int_start) return Fail("invalid value");
     bool integral = true;
     if (pos_ < s_.size() && s_[pos_] == '.') {
       integral = false;
       ++pos_;
       size_t f = pos_;
-      while (pos_ < s_.size() && isdigit(static_cast<unsigned char>(s_[pos_]))) ++pos_;
+      while (pos_ < s_.size() && isdigit(static_cast<unsigned char>(s_[pos_])))
+        ++pos_;
       if (pos_ == f) return Fail("invalid number");
     }
     bool exponent = false;
@@ -455,7 +476,8 @@ class JsonParser {
       ++pos_;
       if (pos_ < s_.size() && (s_[pos_] == '+' || s_[pos_] == '-')) ++pos_;
       size_t e = pos_;
-      while (pos_ < s_.size() && isdigit(static_cast<unsigned char>(s_[pos_]))) ++pos_;
+      while (pos_ < s_.size() && isdigit(static_cast<unsigned char>(s_[pos_])))
+        ++pos_;
       if (pos_ == e) return Fail("invalid number");
     }
     std::string text(s_.substr(start, pos_ - start));
@@ -482,7 +504,8 @@ class JsonParser {
       if (bson_decimal128_from_string(text.c_str(), &d)) {
         bson_append_decimal128(doc, k, kl, &d);
       } else {
-        bson_append_utf8(doc, k, kl, text.data(), static_cast<int>(text.size()));
+        bson_append_utf8(doc, k, kl, text.data(),
+                         static_cast<int>(text.size()));
       }
       return true;
     }
@@ -514,10 +537,14 @@ class JsonParser {
     for (int i = 0; i < 4; ++i) {
       char c = s_[pos_++];
       v <<= 4;
-      if (c >= '0' && c <= '9') v |= c - '0';
-      else if (c >= 'a' && c <= 'f') v |= c - 'a' + 10;
-      else if (c >= 'A' && c <= 'F') v |= c - 'A' + 10;
-      else return Fail("bad \\u escape");
+      if (c >= '0' && c <= '9')
+        v |= c - '0';
+      else if (c >= 'a' && c <= 'f')
+        v |= c - 'a' + 10;
+      else if (c >= 'A' && c <= 'F')
+        v |= c - 'A' + 10;
+      else
+        return Fail("bad \\u escape");
     }
     *out = v;
     return true;
@@ -536,19 +563,35 @@ class JsonParser {
       if (pos_ >= s_.size()) return Fail("unterminated string");
       char e = s_[pos_++];
       switch (e) {
-        case '"': out->push_back('"'); break;
-        case '\\': out->push_back('\\'); break;
-        case '/': out->push_back('/'); break;
-        case 'b': out->push_back('\b'); break;
-        case 'f': out->push_back('\f'); break;
-        case 'n': out->push_back('\n'); break;
-        case 'r': out->push_back('\r'); break;
-        case 't': out->push_back('\t'); break;
+        case '"':
+          out->push_back('"');
+          break;
+        case '\\':
+          out->push_back('\\');
+          break;
+        case '/':
+          out->push_back('/');
+          break;
+        case 'b':
+          out->push_back('\b');
+          break;
+        case 'f':
+          out->push_back('\f');
+          break;
+        case 'n':
+          out->push_back('\n');
+          break;
+        case 'r':
+          out->push_back('\r');
+          break;
+        case 't':
+          out->push_back('\t');
+          break;
         case 'u': {
           uint32_t cp;
           if (!Hex4(&cp)) return false;
-          if (cp >= 0xD800 && cp < 0xDC00 && pos_ + 6 <= s_.size() && s_[pos_] == '\\' &&
-              s_[pos_ + 1] == 'u') {
+          if (cp >= 0xD800 && cp < 0xDC00 && pos_ + 6 <= s_.size() &&
+              s_[pos_] == '\\' && s_[pos_ + 1] == 'u') {
             size_t save = pos_;
             pos_ += 2;
             uint32_t lo;
@@ -581,7 +624,8 @@ void AppendTwo(int v, std::string* out) {
 }
 
 // "SS[.ffffff]" with trailing zeros of the fraction dropped, as PostgreSQL.
-void AppendSecondsFraction(int64_t us_in_minute, std::string* out, bool two_digits) {
+void AppendSecondsFraction(int64_t us_in_minute, std::string* out,
+                           bool two_digits) {
   int64_t sec = us_in_minute / 1000000;
   int64_t frac = us_in_minute % 1000000;
   if (two_digits) {
@@ -603,8 +647,8 @@ void AppendSecondsFraction(int64_t us_in_minute, std::string* out, bool two_digi
 
 bool HasMicros(const model::Column& column) {
   uint32_t oid = EffectiveOid(column);
-  return oid == kTimestampOid || oid == kTimestampTzOid || oid == kTimestampArrayOid ||
-         oid == kTimestampTzArrayOid;
+  return oid == kTimestampOid || oid == kTimestampTzOid ||
+         oid == kTimestampArrayOid || oid == kTimestampTzArrayOid;
 }
 
 bool HasUnchangedToast(const model::Tuple& tuple) {
@@ -632,14 +676,17 @@ Result<KeyInfo> KeyColumns(const model::Relation& rel) {
     default:
       break;
   }
-  return Status::Fatal(fmt::format(
-      "relation \"{}\".\"{}\" has no primary key or replica identity index, so its "
-      "updates and deletes cannot be matched in MongoDB; add a primary key or set "
-      "REPLICA IDENTITY FULL",
-      rel.schema, rel.name));
+  return Status::Fatal(
+      fmt::format("relation \"{}\".\"{}\" has no primary key or replica "
+                  "identity index, so its "
+                  "updates and deletes cannot be matched in MongoDB; add a "
+                  "primary key or set "
+                  "REPLICA IDENTITY FULL",
+                  rel.schema, rel.name));
 }
 
-void AppendNumeric(bson_t* doc, std::string_view name, const std::string& text) {
+void AppendNumeric(bson_t* doc, std::string_view name,
+                   const std::string& text) {
   const char* k = name.data();
   int kl = static_cast<int>(name.size());
   bson_decimal128_t d;
@@ -714,16 +761,18 @@ std::string IntervalText(int32_t months, int32_t days, int64_t us) {
   return out;
 }
 
-Status AppendValue(bson_t* doc, std::string_view name, const model::Column& column,
-                   const model::Value& value, std::vector<int32_t>* micros) {
-  return AppendScalar(doc, name.data(), static_cast<int>(name.size()), column, value,
-                      micros);
+Status AppendValue(bson_t* doc, std::string_view name,
+                   const model::Column& column, const model::Value& value,
+                   std::vector<int32_t>* micros) {
+  return AppendScalar(doc, name.data(), static_cast<int>(name.size()), column,
+                      value, micros);
 }
 
 Status AppendId(bson_t* doc, const model::Relation& rel, const KeyInfo& key,
                 const model::Tuple& tuple, const model::Tuple* fallback) {
   auto value_of = [&](size_t i) -> const model::Value* {
-    if (static_cast<int>(i) < tuple.values_size() && !IsAbsent(tuple.values(i))) {
+    if (static_cast<int>(i) < tuple.values_size() &&
+        !IsAbsent(tuple.values(i))) {
       return &tuple.values(i);
     }
     if (fallback && static_cast<int>(i) < fallback->values_size() &&
@@ -748,7 +797,8 @@ Status AppendId(bson_t* doc, const model::Relation& rel, const KeyInfo& key,
       return Status::Fatal(
           fmt::format("key column \"{}\" has no value", rel.columns[i].name));
     }
-    WALAPPLY_RETURN_IF_ERROR(AppendValue(&id, rel.columns[i].name, rel.columns[i], *v, nullptr));
+    WALAPPLY_RETURN_IF_ERROR(
+        AppendValue(&id, rel.columns[i].name, rel.columns[i], *v, nullptr));
   }
   bson_append_document_end(doc, &id);
   return Status::Ok();
@@ -756,7 +806,8 @@ Status AppendId(bson_t* doc, const model::Relation& rel, const KeyInfo& key,
 
 Status BuildDocument(const model::Relation& rel, const KeyInfo& key,
                      const model::Tuple& tuple, const MappingOptions& options,
-                     const bson_t* id, const bson_t* toast_source, bson_t* out) {
+                     const bson_t* id, const bson_t* toast_source,
+                     bson_t* out) {
   WALAPPLY_RETURN_IF_ERROR(CheckSidecarName(rel, options));
   if (id) {
     bson_iter_t it;
@@ -769,13 +820,16 @@ Status BuildDocument(const model::Relation& rel, const KeyInfo& key,
     const model::Column& c = rel.columns[i];
     if (!options.keep_key_columns && IsKeyColumn(key, i)) continue;
     if (static_cast<int>(i) >= tuple.values_size()) {
-      return Status::Fatal(fmt::format("row has no value for column \"{}\"", c.name));
+      return Status::Fatal(
+          fmt::format("row has no value for column \"{}\"", c.name));
     }
     const model::Value& v = tuple.values(i);
     if (IsMarker(v, pb::MARKER_UNCHANGED_TOAST)) {
       bson_iter_t it;
-      if (toast_source && bson_iter_init_find(&it, toast_source, c.name.c_str())) {
-        bson_append_iter(out, c.name.data(), static_cast<int>(c.name.size()), &it);
+      if (toast_source &&
+          bson_iter_init_find(&it, toast_source, c.name.c_str())) {
+        bson_append_iter(out, c.name.data(), static_cast<int>(c.name.size()),
+                         &it);
         if (HasMicros(c)) {
           // Carry the sidecar entry along with the value.
           bson_iter_t side;
@@ -796,13 +850,16 @@ Status BuildDocument(const model::Relation& rel, const KeyInfo& key,
         }
         continue;
       }
-      if (toast_source) continue;  // absent there too (NULL under nulls: absent)
-      return Status::Fatal(fmt::format(
-          "column \"{}\" is an unchanged TOAST value with no document to take it from",
-          c.name));
+      if (toast_source)
+        continue;  // absent there too (NULL under nulls: absent)
+      return Status::Fatal(
+          fmt::format("column \"{}\" is an unchanged TOAST value with no "
+                      "document to take it from",
+                      c.name));
     }
     if (IsMarker(v, pb::MARKER_NOT_SENT)) {
-      return Status::Fatal(fmt::format("row has no value for column \"{}\"", c.name));
+      return Status::Fatal(
+          fmt::format("row has no value for column \"{}\"", c.name));
     }
     if (IsMarker(v, pb::MARKER_NULL)) {
       if (!options.null_absent) {
@@ -811,7 +868,8 @@ Status BuildDocument(const model::Relation& rel, const KeyInfo& key,
       continue;
     }
     std::vector<int32_t> r;
-    WALAPPLY_RETURN_IF_ERROR(AppendValue(out, c.name, c, v, HasMicros(c) ? &r : nullptr));
+    WALAPPLY_RETURN_IF_ERROR(
+        AppendValue(out, c.name, c, v, HasMicros(c) ? &r : nullptr));
     if (HasMicros(c)) remainders.emplace_back(&c, std::move(r));
   }
   AppendSidecar(out, options.micros_field, remainders);
@@ -833,7 +891,8 @@ Status BuildUpdate(const model::Relation& rel, const KeyInfo& key,
   for (size_t i = 0; i < rel.columns.size() && st.ok(); ++i) {
     const model::Column& c = rel.columns[i];
     if (static_cast<int>(i) >= tuple.values_size()) {
-      st = Status::Fatal(fmt::format("row has no value for column \"{}\"", c.name));
+      st = Status::Fatal(
+          fmt::format("row has no value for column \"{}\"", c.name));
       break;
     }
     const model::Value& v = tuple.values(i);
@@ -844,7 +903,8 @@ Status BuildUpdate(const model::Relation& rel, const KeyInfo& key,
     if (!options.keep_key_columns && IsKeyColumn(key, i)) continue;
     if (IsMarker(v, pb::MARKER_NULL)) {
       if (options.null_absent) {
-        bson_append_int32(&unset, c.name.data(), static_cast<int>(c.name.size()), 1);
+        bson_append_int32(&unset, c.name.data(),
+                          static_cast<int>(c.name.size()), 1);
       } else {
         bson_append_null(&set, c.name.data(), static_cast<int>(c.name.size()));
       }
@@ -868,7 +928,8 @@ Status BuildUpdate(const model::Relation& rel, const KeyInfo& key,
       if (bson_iter_init_find(&it, &tmp, side.c_str())) {
         bson_append_iter(&set, side.data(), static_cast<int>(side.size()), &it);
       } else {
-        bson_append_int32(&unset, side.data(), static_cast<int>(side.size()), 1);
+        bson_append_int32(&unset, side.data(), static_cast<int>(side.size()),
+                          1);
       }
       bson_destroy(&tmp);
     } else {
@@ -877,16 +938,20 @@ Status BuildUpdate(const model::Relation& rel, const KeyInfo& key,
         bool any = false;
         for (int32_t x : r) any |= x != 0;
         if (!any) {
-          bson_append_int32(&unset, path.data(), static_cast<int>(path.size()), 1);
+          bson_append_int32(&unset, path.data(), static_cast<int>(path.size()),
+                            1);
           continue;
         }
         bson_t tmp;
         bson_init(&tmp);
-        std::vector<std::pair<const model::Column*, std::vector<int32_t>>> one{{col, r}};
+        std::vector<std::pair<const model::Column*, std::vector<int32_t>>> one{
+            {col, r}};
         AppendSidecar(&tmp, side, one);
         bson_iter_t it;
-        if (bson_iter_init(&it, &tmp) && bson_iter_find_descendant(&it, path.c_str(), &it)) {
-          bson_append_iter(&set, path.data(), static_cast<int>(path.size()), &it);
+        if (bson_iter_init(&it, &tmp) &&
+            bson_iter_find_descendant(&it, path.c_str(), &it)) {
+          bson_append_iter(&set, path.data(), static_cast<int>(path.size()),
+                           &it);
         }
         bson_destroy(&tmp);
       }
@@ -904,10 +969,12 @@ Status BuildRowFilter(const model::Relation& rel, const model::Tuple& old_row,
   std::vector<std::pair<const model::Column*, std::vector<int32_t>>> remainders;
   for (size_t i = 0; i < rel.columns.size(); ++i) {
     const model::Column& c = rel.columns[i];
-    if (static_cast<int>(i) >= old_row.values_size() || IsAbsent(old_row.values(i))) {
-      return Status::Fatal(fmt::format(
-          "the old row lacks column \"{}\"; keyless tables need REPLICA IDENTITY FULL",
-          c.name));
+    if (static_cast<int>(i) >= old_row.values_size() ||
+        IsAbsent(old_row.values(i))) {
+      return Status::Fatal(
+          fmt::format("the old row lacks column \"{}\"; keyless tables need "
+                      "REPLICA IDENTITY FULL",
+                      c.name));
     }
     const model::Value& v = old_row.values(i);
     if (IsMarker(v, pb::MARKER_NULL)) {
@@ -916,7 +983,8 @@ Status BuildRowFilter(const model::Relation& rel, const model::Tuple& old_row,
       continue;
     }
     std::vector<int32_t> r;
-    WALAPPLY_RETURN_IF_ERROR(AppendValue(out, c.name, c, v, HasMicros(c) ? &r : nullptr));
+    WALAPPLY_RETURN_IF_ERROR(
+        AppendValue(out, c.name, c, v, HasMicros(c) ? &r : nullptr));
     if (HasMicros(c)) remainders.emplace_back(&c, std::move(r));
   }
   bson_t tmp;

@@ -46,12 +46,12 @@
 
 #pragma once
 
+#include <bson/bson.h>
+
 #include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <bson/bson.h>
 
 #include "model/change.h"
 #include "model/status.h"
@@ -59,8 +59,8 @@
 namespace walapply::sink::mongodb {
 
 struct MappingOptions {
-  bool null_absent = false;       // NULL columns are left out, not null
-  bool keep_key_columns = true;   // key columns also stay in the body
+  bool null_absent = false;      // NULL columns are left out, not null
+  bool keep_key_columns = true;  // key columns also stay in the body
   std::string micros_field = "_us";
 };
 

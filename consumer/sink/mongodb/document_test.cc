@@ -4,12 +4,12 @@
 //
 // Copyright (c) 2026, the wal2proto authors. PostgreSQL License.
 
-#include <catch2/catch.hpp>
+#include "sink/mongodb/document.h"
 
+#include <catch2/catch.hpp>
 #include <cmath>
 #include <limits>
 
-#include "sink/mongodb/document.h"
 #include "sink/mongodb/handles.h"
 
 namespace m = walapply::sink::mongodb;
@@ -60,7 +60,8 @@ TEST_CASE("integers keep their width", "[sink][mongodb]") {
   CHECK(One(Col("a", 23), v) == R"({ "v" : { "$numberInt" : "-7" } })");
   CHECK(One(Col("a", 20), v) == R"({ "v" : { "$numberLong" : "-7" } })");
   v.set_int_value(4294967295LL);
-  CHECK(One(Col("a", 26), v) == R"({ "v" : { "$numberLong" : "4294967295" } })");
+  CHECK(One(Col("a", 26), v) ==
+        R"({ "v" : { "$numberLong" : "4294967295" } })");
 }
 
 TEST_CASE("floats keep NaN and infinities", "[sink][mongodb]") {
@@ -68,16 +69,19 @@ TEST_CASE("floats keep NaN and infinities", "[sink][mongodb]") {
   v.set_float8_value(std::numeric_limits<double>::quiet_NaN());
   CHECK(One(Col("a", 701), v) == R"({ "v" : { "$numberDouble" : "NaN" } })");
   v.set_float8_value(-std::numeric_limits<double>::infinity());
-  CHECK(One(Col("a", 701), v) == R"({ "v" : { "$numberDouble" : "-Infinity" } })");
+  CHECK(One(Col("a", 701), v) ==
+        R"({ "v" : { "$numberDouble" : "-Infinity" } })");
   v.set_float4_value(0.1f);
   CHECK(One(Col("a", 700), v) ==
         R"({ "v" : { "$numberDouble" : "0.10000000149011611938" } })");
 }
 
-TEST_CASE("numeric becomes Decimal128 or, beyond it, its exact text", "[sink][mongodb]") {
+TEST_CASE("numeric becomes Decimal128 or, beyond it, its exact text",
+          "[sink][mongodb]") {
   CHECK(One(Col("a", 1700), Numeric("-12.3400")) ==
         R"({ "v" : { "$numberDecimal" : "-12.3400" } })");
-  CHECK(One(Col("a", 1700), Numeric("NaN")) == R"({ "v" : { "$numberDecimal" : "NaN" } })");
+  CHECK(One(Col("a", 1700), Numeric("NaN")) ==
+        R"({ "v" : { "$numberDecimal" : "NaN" } })");
   CHECK(One(Col("a", 1700), Numeric("-Infinity")) ==
         R"({ "v" : { "$numberDecimal" : "-Infinity" } })");
   std::string d34(34, '9');
@@ -91,20 +95,24 @@ TEST_CASE("numeric becomes Decimal128 or, beyond it, its exact text", "[sink][mo
 
 TEST_CASE("uuid is Binary subtype 4, bytea subtype 0", "[sink][mongodb]") {
   Value v;
-  v.set_uuid_value(std::string("\x00\x11\x22\x33\x44\x55\x66\x77\x88\x99\xaa\xbb\xcc\xdd\xee\xff", 16));
-  CHECK(One(Col("a", 2950), v) ==
-        R"({ "v" : { "$binary" : { "base64" : "ABEiM0RVZneImaq7zN3u/w==", "subType" : "04" } } })");
+  v.set_uuid_value(std::string(
+      "\x00\x11\x22\x33\x44\x55\x66\x77\x88\x99\xaa\xbb\xcc\xdd\xee\xff", 16));
+  CHECK(
+      One(Col("a", 2950), v) ==
+      R"({ "v" : { "$binary" : { "base64" : "ABEiM0RVZneImaq7zN3u/w==", "subType" : "04" } } })");
   v.set_bytea_value(std::string("\x00\xff", 2));
   CHECK(One(Col("a", 17), v) ==
         R"({ "v" : { "$binary" : { "base64" : "AP8=", "subType" : "00" } } })");
 }
 
-TEST_CASE("timestamps keep their microseconds in the sidecar", "[sink][mongodb]") {
+TEST_CASE("timestamps keep their microseconds in the sidecar",
+          "[sink][mongodb]") {
   Relation rel;
   rel.schema = "s";
   rel.name = "t";
   rel.replica_identity = pb::REPLICA_IDENTITY_DEFAULT;
-  rel.columns = {Col("id", 23, true), Col("ts", 1184), Col("d", 1082), Col("t2", 1114)};
+  rel.columns = {Col("id", 23, true), Col("ts", 1184), Col("d", 1082),
+                 Col("t2", 1114)};
   Tuple t;
   t.add_values()->set_int_value(1);
   t.add_values()->set_timestamptz_value(-1);  // 1969-12-31 23:59:59.999999
@@ -114,7 +122,9 @@ TEST_CASE("timestamps keep their microseconds in the sidecar", "[sink][mongodb]"
   REQUIRE(key.ok());
   m::Bson id, doc;
   REQUIRE(m::AppendId(id.get(), rel, *key, t, nullptr).ok());
-  REQUIRE(m::BuildDocument(rel, *key, t, m::MappingOptions(), id.get(), nullptr, doc.get()).ok());
+  REQUIRE(m::BuildDocument(rel, *key, t, m::MappingOptions(), id.get(), nullptr,
+                           doc.get())
+              .ok());
   CHECK(doc.CanonicalJson() ==
         R"({ "_id" : { "$numberInt" : "1" }, "id" : { "$numberInt" : "1" }, )"
         R"("ts" : { "$date" : { "$numberLong" : "-1" } }, )"
@@ -126,11 +136,12 @@ TEST_CASE("timestamps keep their microseconds in the sidecar", "[sink][mongodb]"
   t.mutable_values(1)->set_timestamptz_value(2000);
   m::Bson upd;
   REQUIRE(m::BuildUpdate(rel, *key, t, m::MappingOptions(), upd.get()).ok());
-  CHECK(upd.CanonicalJson() ==
-        R"({ "$set" : { "id" : { "$numberInt" : "1" }, )"
-        R"("ts" : { "$date" : { "$numberLong" : "2" } }, )"
-        R"("d" : { "$date" : { "$numberLong" : "-86400000" } }, )"
-        R"("t2" : { "$date" : { "$numberLong" : "5" } } }, "$unset" : { "_us" : { "$numberInt" : "1" } } })");
+  CHECK(
+      upd.CanonicalJson() ==
+      R"({ "$set" : { "id" : { "$numberInt" : "1" }, )"
+      R"("ts" : { "$date" : { "$numberLong" : "2" } }, )"
+      R"("d" : { "$date" : { "$numberLong" : "-86400000" } }, )"
+      R"("t2" : { "$date" : { "$numberLong" : "5" } } }, "$unset" : { "_us" : { "$numberInt" : "1" } } })");
 }
 
 TEST_CASE("infinite timestamps are the Date extremes", "[sink][mongodb]") {
@@ -139,15 +150,18 @@ TEST_CASE("infinite timestamps are the Date extremes", "[sink][mongodb]") {
   CHECK(One(Col("a", 1114), v) ==
         R"({ "v" : { "$date" : { "$numberLong" : "9223372036854775807" } } })");
   v.set_infinity(pb::INFINITY_NEGATIVE);
-  CHECK(One(Col("a", 1082), v) ==
-        R"({ "v" : { "$date" : { "$numberLong" : "-9223372036854775808" } } })");
+  CHECK(
+      One(Col("a", 1082), v) ==
+      R"({ "v" : { "$date" : { "$numberLong" : "-9223372036854775808" } } })");
 }
 
 TEST_CASE("json becomes documents with exact numbers", "[sink][mongodb]") {
-  CHECK(Json(R"({"a": [1, 2.50, "x\u00e9\ud83d\ude00"], "$b.c": null, "n": 12345678901})") ==
-        R"({ "v" : { "a" : [ { "$numberInt" : "1" }, { "$numberDecimal" : "2.50" }, )"
-        "\"x\xc3\xa9\xf0\x9f\x98\x80\" ], \"$b.c\" : null, "
-        R"("n" : { "$numberLong" : "12345678901" } } })");
+  CHECK(
+      Json(
+          R"({"a": [1, 2.50, "x\u00e9\ud83d\ude00"], "$b.c": null, "n": 12345678901})") ==
+      R"({ "v" : { "a" : [ { "$numberInt" : "1" }, { "$numberDecimal" : "2.50" }, )"
+      "\"x\xc3\xa9\xf0\x9f\x98\x80\" ], \"$b.c\" : null, "
+      R"("n" : { "$numberLong" : "12345678901" } } })");
   CHECK(Json("true") == R"({ "v" : true })");
   CHECK(Json("-0") == R"({ "v" : { "$numberDecimal" : "-0" } })");
   CHECK(Json("1e400") == R"({ "v" : { "$numberDecimal" : "1E+400" } })");
@@ -168,7 +182,8 @@ TEST_CASE("time, timetz and interval as text", "[sink][mongodb]") {
   CHECK(m::IntervalText(0, -1, -3723500000LL) == "P-1DT-1H-2M-3.5S");
 }
 
-TEST_CASE("composite keys are ordered subdocuments; keyless needs FULL", "[sink][mongodb]") {
+TEST_CASE("composite keys are ordered subdocuments; keyless needs FULL",
+          "[sink][mongodb]") {
   Relation rel;
   rel.schema = "s";
   rel.name = "t";
@@ -182,7 +197,8 @@ TEST_CASE("composite keys are ordered subdocuments; keyless needs FULL", "[sink]
   REQUIRE(key.ok());
   m::Bson id;
   REQUIRE(m::AppendId(id.get(), rel, *key, t, nullptr).ok());
-  CHECK(id.CanonicalJson() == R"({ "_id" : { "b" : "k", "a" : { "$numberInt" : "2" } } })");
+  CHECK(id.CanonicalJson() ==
+        R"({ "_id" : { "b" : "k", "a" : { "$numberInt" : "2" } } })");
   // Unchanged TOAST is left out of the update.
   m::MappingOptions opts;
   opts.keep_key_columns = false;

@@ -9,11 +9,11 @@
 
 #pragma once
 
-#include <memory>
-#include <string>
-
 #include <bson/bson.h>
 #include <mongoc/mongoc.h>
+
+#include <memory>
+#include <string>
 
 namespace walapply::sink::mongodb {
 
@@ -21,7 +21,9 @@ struct ClientDeleter {
   void operator()(mongoc_client_t* c) const { mongoc_client_destroy(c); }
 };
 struct CollectionDeleter {
-  void operator()(mongoc_collection_t* c) const { mongoc_collection_destroy(c); }
+  void operator()(mongoc_collection_t* c) const {
+    mongoc_collection_destroy(c);
+  }
 };
 struct BulkDeleter {
   void operator()(mongoc_bulk_operation_t* b) const {

@@ -5,13 +5,13 @@
 
 #include "sink/mongodb/mongo_sink.h"
 
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <chrono>
 #include <mutex>
 #include <thread>
-
-#include <fmt/format.h>
-#include <spdlog/spdlog.h>
 
 namespace walapply::sink::mongodb {
 
@@ -31,8 +31,18 @@ std::once_flag g_mongoc_init;
 // shutting down or unreachable), as MongoDB's retryable-writes rules list.
 bool RetryableCode(uint32_t code) {
   switch (code) {
-    case 6: case 7: case 89: case 91: case 189: case 262: case 9001:
-    case 10107: case 11600: case 11602: case 13435: case 13436:
+    case 6:
+    case 7:
+    case 89:
+    case 91:
+    case 189:
+    case 262:
+    case 9001:
+    case 10107:
+    case 11600:
+    case 11602:
+    case 13435:
+    case 13436:
       return true;
     default:
       return false;
@@ -40,7 +50,8 @@ bool RetryableCode(uint32_t code) {
 }
 
 bool Retryable(const bson_error_t& e) {
-  if (e.domain == MONGOC_ERROR_STREAM || e.domain == MONGOC_ERROR_SERVER_SELECTION) {
+  if (e.domain == MONGOC_ERROR_STREAM ||
+      e.domain == MONGOC_ERROR_SERVER_SELECTION) {
     return true;
   }
   return RetryableCode(e.code);
@@ -60,7 +71,8 @@ std::string IdJson(const bson_t* id_doc) {
 }
 
 bool SameId(const bson_t* a, const bson_t* b) {
-  return a->len == b->len && memcmp(bson_get_data(a), bson_get_data(b), a->len) == 0;
+  return a->len == b->len &&
+         memcmp(bson_get_data(a), bson_get_data(b), a->len) == 0;
 }
 
 }  // namespace
@@ -88,8 +100,10 @@ MongoSink::MongoSink(std::string name, TargetConfig config)
 
 MongoSink::~MongoSink() = default;
 
-Status MongoSink::MongoError(const bson_error_t& error, const std::string& what) const {
-  std::string msg = fmt::format("target {}: {}: {}", name_, what, error.message);
+Status MongoSink::MongoError(const bson_error_t& error,
+                             const std::string& what) const {
+  std::string msg =
+      fmt::format("target {}: {}: {}", name_, what, error.message);
   return Retryable(error) ? Status::Retry(msg) : Status::Fatal(msg);
 }
 
@@ -98,11 +112,13 @@ Status MongoSink::Connect() {
   bson_error_t error;
   UriPtr uri(mongoc_uri_new_with_error(config_.mongo_uri.c_str(), &error));
   if (!uri) {
-    return Status::Fatal(fmt::format("invalid --target \"{}\": {}", name_, error.message));
+    return Status::Fatal(
+        fmt::format("invalid --target \"{}\": {}", name_, error.message));
   }
   client_.reset(mongoc_client_new_from_uri(uri.get()));
   if (!client_) {
-    return Status::Fatal(fmt::format("target {}: could not create a MongoDB client", name_));
+    return Status::Fatal(
+        fmt::format("target {}: could not create a MongoDB client", name_));
   }
   mongoc_client_set_error_api(client_.get(), MONGOC_ERROR_API_VERSION_2);
   mongoc_client_set_appname(client_.get(), "walapply");
@@ -111,22 +127,25 @@ Status MongoSink::Connect() {
 
 Result<MongoSink::Progress> MongoSink::ReadProgress() {
   CollectionPtr coll(mongoc_client_get_collection(
-      client_.get(), config_.progress_database.c_str(), config_.progress_collection.c_str()));
+      client_.get(), config_.progress_database.c_str(),
+      config_.progress_collection.c_str()));
   Bson filter;
   bson_append_utf8(filter.get(), "_id", 3, config_.progress_key.data(),
                    static_cast<int>(config_.progress_key.size()));
   Bson opts;
   bson_append_int64(opts.get(), "limit", 5, 1);
-  CursorPtr cursor(mongoc_collection_find_with_opts(coll.get(), filter.get(), opts.get(),
-                                                    nullptr));
+  CursorPtr cursor(mongoc_collection_find_with_opts(coll.get(), filter.get(),
+                                                    opts.get(), nullptr));
   const bson_t* doc = nullptr;
   Progress p;
   if (mongoc_cursor_next(cursor.get(), &doc)) {
     bson_iter_t it;
-    if (bson_iter_init_find(&it, doc, "commit_lsn") && BSON_ITER_HOLDS_INT64(&it)) {
+    if (bson_iter_init_find(&it, doc, "commit_lsn") &&
+        BSON_ITER_HOLDS_INT64(&it)) {
       p.commit = model::Lsn(static_cast<uint64_t>(bson_iter_int64(&it)));
     }
-    if (bson_iter_init_find(&it, doc, "end_lsn") && BSON_ITER_HOLDS_INT64(&it)) {
+    if (bson_iter_init_find(&it, doc, "end_lsn") &&
+        BSON_ITER_HOLDS_INT64(&it)) {
       p.end = model::Lsn(static_cast<uint64_t>(bson_iter_int64(&it)));
     }
   }
@@ -147,8 +166,8 @@ Status MongoSink::WithRetry(const char* what, Fn&& fn) {
     if (st.ok() || !st.retryable()) return st;
     double waited = std::chrono::duration<double>(Clock::now() - start).count();
     if (waited >= config_.retry_timeout_s) {
-      return Status::Retry(fmt::format("{} (gave up {} after {:.0f} s)", st.message(),
-                                       what, waited));
+      return Status::Retry(fmt::format("{} (gave up {} after {:.0f} s)",
+                                       st.message(), what, waited));
     }
     ++stats_.retries;
     spdlog::warn("{}; retrying {} in {:.1f} s", st.message(), what, backoff);
@@ -188,7 +207,8 @@ Result<MongoSink::RelState*> MongoSink::StateOf(const model::RelationPtr& rel) {
   if (t != config_.tables.end()) {
     if (!t->second.database.empty()) s->database = t->second.database;
     if (!t->second.collection.empty()) s->collection = t->second.collection;
-    if (t->second.keep_key_columns) s->mapping.keep_key_columns = *t->second.keep_key_columns;
+    if (t->second.keep_key_columns)
+      s->mapping.keep_key_columns = *t->second.keep_key_columns;
   }
   if (s->key.columns.empty()) s->mapping.keep_key_columns = true;
   RelState* raw = s.get();
@@ -200,25 +220,29 @@ Status MongoSink::Execute(Pending* p, const model::TxnInfo& info) {
   if (p->change_of_op.empty()) return Status::Ok();
   Bson reply;
   bson_error_t error;
-  uint32_t ok = mongoc_bulk_operation_execute(p->bulk.get(), reply.get(), &error);
+  uint32_t ok =
+      mongoc_bulk_operation_execute(p->bulk.get(), reply.get(), &error);
   ++stats_.bulks;
   stats_.operations += p->change_of_op.size();
   Bson opts;
   bson_append_bool(opts.get(), "ordered", 7, true);
-  BulkPtr fresh(mongoc_collection_create_bulk_operation_with_opts(p->coll.get(), opts.get()));
+  BulkPtr fresh(mongoc_collection_create_bulk_operation_with_opts(p->coll.get(),
+                                                                  opts.get()));
   std::vector<uint32_t> ops;
   ops.swap(p->change_of_op);
   p->bulk = std::move(fresh);
   if (ok) return Status::Ok();
   if (Retryable(error)) {
-    return MongoError(error, fmt::format("writing the transaction committed at {}",
-                                         info.commit_lsn.ToString()));
+    return MongoError(error,
+                      fmt::format("writing the transaction committed at {}",
+                                  info.commit_lsn.ToString()));
   }
   // Name the operation that failed.
   std::string where = fmt::format("relation {}", p->state->display);
   bson_iter_t it, e;
-  if (bson_iter_init_find(&it, reply.get(), "writeErrors") && BSON_ITER_HOLDS_ARRAY(&it) &&
-      bson_iter_recurse(&it, &e) && bson_iter_next(&e) && BSON_ITER_HOLDS_DOCUMENT(&e)) {
+  if (bson_iter_init_find(&it, reply.get(), "writeErrors") &&
+      BSON_ITER_HOLDS_ARRAY(&it) && bson_iter_recurse(&it, &e) &&
+      bson_iter_next(&e) && BSON_ITER_HOLDS_DOCUMENT(&e)) {
     bson_iter_t f;
     if (bson_iter_recurse(&e, &f) && bson_iter_find(&f, "index")) {
       int64_t index = bson_iter_as_int64(&f);
@@ -228,15 +252,16 @@ Status MongoSink::Execute(Pending* p, const model::TxnInfo& info) {
       }
     }
   }
-  return Status::Fatal(fmt::format("target {}: write failed for the transaction committed "
-                                   "at {} ({}): {}",
-                                   name_, info.commit_lsn.ToString(), where, error.message));
+  return Status::Fatal(
+      fmt::format("target {}: write failed for the transaction committed "
+                  "at {} ({}): {}",
+                  name_, info.commit_lsn.ToString(), where, error.message));
 }
 
-Status MongoSink::AddChange(const model::Change& c, const model::TxnInfo& info,
-                            uint32_t index,
-                            std::unordered_map<std::string, std::unique_ptr<Pending>>* pending,
-                            std::vector<Pending*>* order) {
+Status MongoSink::AddChange(
+    const model::Change& c, const model::TxnInfo& info, uint32_t index,
+    std::unordered_map<std::string, std::unique_ptr<Pending>>* pending,
+    std::vector<Pending*>* order) {
   if (c.kind == model::ChangeKind::kMessage) return Status::Ok();
   auto pending_for = [&](RelState* s) -> Pending* {
     std::string ns = s->database + "." + s->collection;
@@ -244,11 +269,12 @@ Status MongoSink::AddChange(const model::Change& c, const model::TxnInfo& info,
     if (it != pending->end()) return it->second.get();
     auto p = std::make_unique<Pending>();
     p->state = s;
-    p->coll.reset(mongoc_client_get_collection(client_.get(), s->database.c_str(),
-                                               s->collection.c_str()));
+    p->coll.reset(mongoc_client_get_collection(
+        client_.get(), s->database.c_str(), s->collection.c_str()));
     Bson opts;
     bson_append_bool(opts.get(), "ordered", 7, true);
-    p->bulk.reset(mongoc_collection_create_bulk_operation_with_opts(p->coll.get(), opts.get()));
+    p->bulk.reset(mongoc_collection_create_bulk_operation_with_opts(
+        p->coll.get(), opts.get()));
     Pending* raw = p.get();
     (*pending)[ns] = std::move(p);
     order->push_back(raw);
@@ -257,7 +283,8 @@ Status MongoSink::AddChange(const model::Change& c, const model::TxnInfo& info,
   // Errors here name the change's position, relation and key.
   auto fail = [&](RelState* s, const std::string& key, const std::string& why) {
     return Status::Fatal(fmt::format(
-        "target {}: cannot apply change {} of the transaction committed at {} to "
+        "target {}: cannot apply change {} of the transaction committed at {} "
+        "to "
         "relation {}{}: {}",
         name_, index + 1, info.commit_lsn.ToString(), s ? s->display : "?",
         key.empty() ? "" : " key " + key, why));
@@ -270,8 +297,8 @@ Status MongoSink::AddChange(const model::Change& c, const model::TxnInfo& info,
       Pending* p = pending_for(*s);
       Bson all;
       bson_error_t error;
-      if (!mongoc_bulk_operation_remove_many_with_opts(p->bulk.get(), all.get(), nullptr,
-                                                       &error)) {
+      if (!mongoc_bulk_operation_remove_many_with_opts(p->bulk.get(), all.get(),
+                                                       nullptr, &error)) {
         return fail(*s, "", error.message);
       }
       p->change_of_op.push_back(index);
@@ -282,9 +309,10 @@ Status MongoSink::AddChange(const model::Change& c, const model::TxnInfo& info,
   auto st = StateOf(c.relations.front());
   if (!st.ok()) return st.status();
   if (c.kind != model::ChangeKind::kDelete && c.new_tuple == nullptr) {
-    return Status::Fatal(fmt::format("target {}: change {} of the transaction committed at {} "
-                                     "has no new row",
-                                     name_, index + 1, info.commit_lsn.ToString()));
+    return Status::Fatal(
+        fmt::format("target {}: change {} of the transaction committed at {} "
+                    "has no new row",
+                    name_, index + 1, info.commit_lsn.ToString()));
   }
   RelState* s = *st;
   const model::Relation& rel = *s->rel;
@@ -299,31 +327,33 @@ Status MongoSink::AddChange(const model::Change& c, const model::TxnInfo& info,
 
   auto add_replace = [&](const bson_t* id, const bson_t* doc) -> Status {
     if (doc->len > kMaxDocumentBytes) {
-      return fail(s, IdJson(id),
-                  fmt::format("the document is {} bytes, over MongoDB's limit of {}",
-                              doc->len, kMaxDocumentBytes));
+      return fail(
+          s, IdJson(id),
+          fmt::format("the document is {} bytes, over MongoDB's limit of {}",
+                      doc->len, kMaxDocumentBytes));
     }
-    if (!mongoc_bulk_operation_replace_one_with_opts(p->bulk.get(), id, doc,
-                                                     upsert_opts.get(), &error)) {
+    if (!mongoc_bulk_operation_replace_one_with_opts(
+            p->bulk.get(), id, doc, upsert_opts.get(), &error)) {
       return fail(s, IdJson(id), error.message);
     }
     p->change_of_op.push_back(index);
     return Status::Ok();
   };
-  auto add_remove = [&](const bson_t* selector, const std::string& key) -> Status {
-    if (!mongoc_bulk_operation_remove_one_with_opts(p->bulk.get(), selector, nullptr,
-                                                    &error)) {
+  auto add_remove = [&](const bson_t* selector,
+                        const std::string& key) -> Status {
+    if (!mongoc_bulk_operation_remove_one_with_opts(p->bulk.get(), selector,
+                                                    nullptr, &error)) {
       return fail(s, key, error.message);
     }
     p->change_of_op.push_back(index);
     return Status::Ok();
   };
-  auto add_update = [&](const bson_t* selector, const bson_t* update, bool upsert,
-                        const std::string& key) -> Status {
+  auto add_update = [&](const bson_t* selector, const bson_t* update,
+                        bool upsert, const std::string& key) -> Status {
     if (bson_empty(update)) return Status::Ok();  // nothing the change carries
     if (!mongoc_bulk_operation_update_one_with_opts(
-            p->bulk.get(), selector, update, upsert ? upsert_opts.get() : update_opts.get(),
-            &error)) {
+            p->bulk.get(), selector, update,
+            upsert ? upsert_opts.get() : update_opts.get(), &error)) {
       return fail(s, key, error.message);
     }
     p->change_of_op.push_back(index);
@@ -344,12 +374,14 @@ Status MongoSink::AddChange(const model::Change& c, const model::TxnInfo& info,
         bson_append_int32(&sub, "n", 1, static_cast<int32_t>(index));
         bson_append_document_end(id.get(), &sub);
       } else {
-        WALAPPLY_RETURN_IF_ERROR(wrap(AppendId(id.get(), rel, s->key, *c.new_tuple, nullptr), ""));
+        WALAPPLY_RETURN_IF_ERROR(
+            wrap(AppendId(id.get(), rel, s->key, *c.new_tuple, nullptr), ""));
       }
       Bson doc;
-      WALAPPLY_RETURN_IF_ERROR(wrap(
-          BuildDocument(rel, s->key, *c.new_tuple, s->mapping, id.get(), nullptr, doc.get()),
-          IdJson(id.get())));
+      WALAPPLY_RETURN_IF_ERROR(
+          wrap(BuildDocument(rel, s->key, *c.new_tuple, s->mapping, id.get(),
+                             nullptr, doc.get()),
+               IdJson(id.get())));
       WALAPPLY_RETURN_IF_ERROR(add_replace(id.get(), doc.get()));
       break;
     }
@@ -359,19 +391,23 @@ Status MongoSink::AddChange(const model::Change& c, const model::TxnInfo& info,
           return fail(s, "", "a keyless relation needs REPLICA IDENTITY FULL");
         }
         Bson filter, update;
+        WALAPPLY_RETURN_IF_ERROR(wrap(
+            BuildRowFilter(rel, *c.old_tuple, s->mapping, filter.get()), ""));
+        WALAPPLY_RETURN_IF_ERROR(wrap(
+            BuildUpdate(rel, s->key, *c.new_tuple, s->mapping, update.get()),
+            ""));
         WALAPPLY_RETURN_IF_ERROR(
-            wrap(BuildRowFilter(rel, *c.old_tuple, s->mapping, filter.get()), ""));
-        WALAPPLY_RETURN_IF_ERROR(
-            wrap(BuildUpdate(rel, s->key, *c.new_tuple, s->mapping, update.get()), ""));
-        WALAPPLY_RETURN_IF_ERROR(add_update(filter.get(), update.get(), false, ""));
+            add_update(filter.get(), update.get(), false, ""));
         break;
       }
       const model::Tuple* old = c.old_tuple;
       Bson new_id;
-      WALAPPLY_RETURN_IF_ERROR(wrap(AppendId(new_id.get(), rel, s->key, *c.new_tuple, old), ""));
+      WALAPPLY_RETURN_IF_ERROR(
+          wrap(AppendId(new_id.get(), rel, s->key, *c.new_tuple, old), ""));
       Bson old_id;
       if (old) {
-        WALAPPLY_RETURN_IF_ERROR(wrap(AppendId(old_id.get(), rel, s->key, *old, nullptr), ""));
+        WALAPPLY_RETURN_IF_ERROR(
+            wrap(AppendId(old_id.get(), rel, s->key, *old, nullptr), ""));
       } else {
         bson_concat(old_id.get(), new_id.get());
       }
@@ -379,7 +415,8 @@ Status MongoSink::AddChange(const model::Change& c, const model::TxnInfo& info,
       if (SameId(new_id.get(), old_id.get())) {
         Bson update;
         WALAPPLY_RETURN_IF_ERROR(wrap(
-            BuildUpdate(rel, s->key, *c.new_tuple, s->mapping, update.get()), IdJson(new_id.get())));
+            BuildUpdate(rel, s->key, *c.new_tuple, s->mapping, update.get()),
+            IdJson(new_id.get())));
         // With every column in hand the update may create the document; with
         // TOAST left out it must not create a partial one.
         WALAPPLY_RETURN_IF_ERROR(add_update(new_id.get(), update.get(), !toast,
@@ -389,9 +426,10 @@ Status MongoSink::AddChange(const model::Change& c, const model::TxnInfo& info,
       // The key changed: move the document.
       Bson doc;
       if (!toast) {
-        WALAPPLY_RETURN_IF_ERROR(wrap(BuildDocument(rel, s->key, *c.new_tuple, s->mapping,
-                                                    new_id.get(), nullptr, doc.get()),
-                                      IdJson(new_id.get())));
+        WALAPPLY_RETURN_IF_ERROR(
+            wrap(BuildDocument(rel, s->key, *c.new_tuple, s->mapping,
+                               new_id.get(), nullptr, doc.get()),
+                 IdJson(new_id.get())));
       } else {
         // Unchanged TOAST values live only in the old document: write what is
         // queued, read it (or the new one, if a replay already moved it) and
@@ -401,7 +439,8 @@ Status MongoSink::AddChange(const model::Change& c, const model::TxnInfo& info,
         Bson found;
         bool have = false;
         for (const bson_t* sel : {old_id.get(), new_id.get()}) {
-          CursorPtr cur(mongoc_collection_find_with_opts(p->coll.get(), sel, nullptr, nullptr));
+          CursorPtr cur(mongoc_collection_find_with_opts(p->coll.get(), sel,
+                                                         nullptr, nullptr));
           const bson_t* d = nullptr;
           if (mongoc_cursor_next(cur.get(), &d)) {
             bson_concat(found.get(), d);
@@ -409,18 +448,21 @@ Status MongoSink::AddChange(const model::Change& c, const model::TxnInfo& info,
           }
           bson_error_t ce;
           if (mongoc_cursor_error(cur.get(), &ce)) {
-            return MongoError(ce, "reading the document of a key-changing update");
+            return MongoError(ce,
+                              "reading the document of a key-changing update");
           }
           if (have) break;
         }
         if (!have) {
-          return fail(s, IdJson(old_id.get()),
-                      "the key changed and unchanged TOAST values must come from the "
-                      "old document, which the target does not have");
+          return fail(
+              s, IdJson(old_id.get()),
+              "the key changed and unchanged TOAST values must come from the "
+              "old document, which the target does not have");
         }
-        WALAPPLY_RETURN_IF_ERROR(wrap(BuildDocument(rel, s->key, *c.new_tuple, s->mapping,
-                                                    new_id.get(), found.get(), doc.get()),
-                                      IdJson(new_id.get())));
+        WALAPPLY_RETURN_IF_ERROR(
+            wrap(BuildDocument(rel, s->key, *c.new_tuple, s->mapping,
+                               new_id.get(), found.get(), doc.get()),
+                 IdJson(new_id.get())));
       }
       WALAPPLY_RETURN_IF_ERROR(add_replace(new_id.get(), doc.get()));
       WALAPPLY_RETURN_IF_ERROR(add_remove(old_id.get(), IdJson(old_id.get())));
@@ -432,13 +474,14 @@ Status MongoSink::AddChange(const model::Change& c, const model::TxnInfo& info,
       }
       Bson selector;
       if (keyless) {
-        WALAPPLY_RETURN_IF_ERROR(
-            wrap(BuildRowFilter(rel, *c.old_tuple, s->mapping, selector.get()), ""));
+        WALAPPLY_RETURN_IF_ERROR(wrap(
+            BuildRowFilter(rel, *c.old_tuple, s->mapping, selector.get()), ""));
         WALAPPLY_RETURN_IF_ERROR(add_remove(selector.get(), ""));
       } else {
+        WALAPPLY_RETURN_IF_ERROR(wrap(
+            AppendId(selector.get(), rel, s->key, *c.old_tuple, nullptr), ""));
         WALAPPLY_RETURN_IF_ERROR(
-            wrap(AppendId(selector.get(), rel, s->key, *c.old_tuple, nullptr), ""));
-        WALAPPLY_RETURN_IF_ERROR(add_remove(selector.get(), IdJson(selector.get())));
+            add_remove(selector.get(), IdJson(selector.get())));
       }
       break;
     }
@@ -451,7 +494,8 @@ Status MongoSink::AddChange(const model::Change& c, const model::TxnInfo& info,
 
 Status MongoSink::WriteProgress(const model::TxnInfo& info) {
   CollectionPtr coll(mongoc_client_get_collection(
-      client_.get(), config_.progress_database.c_str(), config_.progress_collection.c_str()));
+      client_.get(), config_.progress_database.c_str(),
+      config_.progress_collection.c_str()));
   Bson selector, update, opts, reply;
   bson_append_utf8(selector.get(), "_id", 3, config_.progress_key.data(),
                    static_cast<int>(config_.progress_key.size()));
@@ -468,9 +512,10 @@ Status MongoSink::WriteProgress(const model::TxnInfo& info) {
   bson_append_document_end(update.get(), &set);
   bson_append_bool(opts.get(), "upsert", 6, true);
   bson_error_t error;
-  if (!mongoc_collection_update_one(coll.get(), selector.get(), update.get(), opts.get(),
-                                    reply.get(), &error)) {
-    return MongoError(error, fmt::format("recording progress at commit {}", commit));
+  if (!mongoc_collection_update_one(coll.get(), selector.get(), update.get(),
+                                    opts.get(), reply.get(), &error)) {
+    return MongoError(error,
+                      fmt::format("recording progress at commit {}", commit));
   }
   return Status::Ok();
 }
@@ -483,33 +528,38 @@ Status MongoSink::ApplyOnce(const txn::Transaction& txn) {
   Status st = txn.changes->ForEach([&](const model::Change& c) {
     return AddChange(c, txn.info, index++, &pending, &order);
   });
-  for (size_t i = 0; st.ok() && i < order.size(); ++i) st = Execute(order[i], txn.info);
+  for (size_t i = 0; st.ok() && i < order.size(); ++i)
+    st = Execute(order[i], txn.info);
   if (st.ok()) return WriteProgress(txn.info);
   if (failed_change_ < 0) return st;
   // Name the key of the row whose write failed.
   std::string key;
   index = 0;
-  txn.changes->ForEach([&](const model::Change& c) {
-    if (static_cast<int64_t>(index++) != failed_change_ || c.relations.empty() ||
-        c.kind == model::ChangeKind::kTruncate) {
-      return Status::Ok();
-    }
-    auto s = StateOf(c.relations.front());
-    if (!s.ok() || (*s)->key.columns.empty()) return Status::Ok();
-    Bson id;
-    const model::Tuple* t = c.kind == model::ChangeKind::kDelete ? c.old_tuple : c.new_tuple;
-    if (t && AppendId(id.get(), *(*s)->rel, (*s)->key, *t, c.old_tuple)
-            .ok()) {
-      key = IdJson(id.get());
-    }
-    return Status::Ok();
-  }).IgnoreError();  // only for the message
+  txn.changes
+      ->ForEach([&](const model::Change& c) {
+        if (static_cast<int64_t>(index++) != failed_change_ ||
+            c.relations.empty() || c.kind == model::ChangeKind::kTruncate) {
+          return Status::Ok();
+        }
+        auto s = StateOf(c.relations.front());
+        if (!s.ok() || (*s)->key.columns.empty()) return Status::Ok();
+        Bson id;
+        const model::Tuple* t =
+            c.kind == model::ChangeKind::kDelete ? c.old_tuple : c.new_tuple;
+        if (t &&
+            AppendId(id.get(), *(*s)->rel, (*s)->key, *t, c.old_tuple).ok()) {
+          key = IdJson(id.get());
+        }
+        return Status::Ok();
+      })
+      .IgnoreError();  // only for the message
   if (key.empty()) return st;
   return Status::Fatal(fmt::format("{} (row key {})", st.message(), key));
 }
 
 Status MongoSink::Apply(const txn::Transaction& txn) {
-  if (!client_) return Status::Fatal(fmt::format("target {} is not open", name_));
+  if (!client_)
+    return Status::Fatal(fmt::format("target {} is not open", name_));
   bool retried = false;
   Status st = WithRetry("the write", [&]() -> Status {
     if (retried) {
@@ -519,11 +569,13 @@ Status MongoSink::Apply(const txn::Transaction& txn) {
       auto p = ReadProgress();
       if (!p.ok()) return p.status();
       if (p->commit < held_commit_) {
-        return Status::Fatal(fmt::format(
-            "target {} holds progress only up to commit {} after reconnecting, but "
-            "transactions up to {} were acknowledged: it lost writes (a MongoDB "
-            "restored from an older state?)",
-            name_, p->commit.ToString(), held_commit_.ToString()));
+        return Status::Fatal(
+            fmt::format("target {} holds progress only up to commit {} after "
+                        "reconnecting, but "
+                        "transactions up to {} were acknowledged: it lost "
+                        "writes (a MongoDB "
+                        "restored from an older state?)",
+                        name_, p->commit.ToString(), held_commit_.ToString()));
       }
       if (p->commit >= txn.info.commit_lsn) return Status::Ok();
     }

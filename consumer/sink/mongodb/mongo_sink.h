@@ -62,7 +62,9 @@ class MongoSink : public Sink {
   model::Lsn HeldMessageLsn() const override { return model::Lsn(); }
   Status Apply(const txn::Transaction& txn) override;
   // Logical messages have no place in MongoDB: they are passed over.
-  Status ApplyMessage(const model::Change& message) override { return Status::Ok(); }
+  Status ApplyMessage(const model::Change& message) override {
+    return Status::Ok();
+  }
   Status Flush() override;
   bool HasUnflushed() const override { return durable_end_ != written_end_; }
   model::Lsn DurableEndLsn() const override { return durable_end_; }
@@ -90,9 +92,10 @@ class MongoSink : public Sink {
   Status ApplyOnce(const txn::Transaction& txn);
   Status WriteProgress(const model::TxnInfo& info);
   Result<RelState*> StateOf(const model::RelationPtr& rel);
-  Status AddChange(const model::Change& c, const model::TxnInfo& info, uint32_t index,
-                   std::unordered_map<std::string, std::unique_ptr<Pending>>* pending,
-                   std::vector<Pending*>* order);
+  Status AddChange(
+      const model::Change& c, const model::TxnInfo& info, uint32_t index,
+      std::unordered_map<std::string, std::unique_ptr<Pending>>* pending,
+      std::vector<Pending*>* order);
   Status Execute(Pending* p, const model::TxnInfo& info);
   // A retryable failure of the server or the network (see Classify).
   Status MongoError(const bson_error_t& error, const std::string& what) const;
@@ -102,7 +105,8 @@ class MongoSink : public Sink {
   std::string name_;
   TargetConfig config_;
   ClientPtr client_;
-  std::unordered_map<const model::Relation*, std::unique_ptr<RelState>> relations_;
+  std::unordered_map<const model::Relation*, std::unique_ptr<RelState>>
+      relations_;
   // The change whose write the server refused (-1: none), for messages.
   int64_t failed_change_ = -1;
   model::Lsn held_commit_;
