@@ -15,7 +15,6 @@
 
 #pragma once
 
-#include <memory>
 #include <string_view>
 #include <unordered_map>
 #include <variant>
@@ -62,9 +61,7 @@ class Decoder {
                     const char* which, model::Lsn lsn) const;
 
   std::unordered_map<model::RelId, model::RelationPtr> relations_;
-  // The arena of the batch being decoded, shared by its changes.
-  std::shared_ptr<const void> storage_;
-
+  wal2proto::v1::Batch batch_;  // reused between calls
 };
 
 }  // namespace walapply::decode

@@ -114,6 +114,8 @@ Status Assembler::Handle(decode::Event&& event, Lsn lsn) {
       }
       auto open = NewOpen();
       open->txn.info.xid = s->xid;
+      open->txn.info.origin = s->origin;
+      open->txn.info.origin_lsn = s->origin_lsn;
       streams_.emplace(s->xid.value(), std::move(open));
     } else if (it == streams_.end()) {
       return OutOfPlace(event, lsn,
