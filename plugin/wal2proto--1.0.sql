@@ -18,3 +18,101 @@ LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 
 COMMENT ON FUNCTION wal2proto.to_json(bytea) IS
 'render one wal2proto.v1.Batch (a row of pg_logical_slot_get_binary_changes) as jsonb';
+
+-- Peer masters (walapply's postgresql:// targets).  walapply creates these
+-- objects itself when an older installation of the extension lacks them, from
+-- the same definitions (consumer/sink/postgres/schema_sql.cc).
+
+-- Every conflict walapply resolved on this node, written in the same
+-- transaction as the change it concerns: the link (source->node), the table,
+-- the conflict type (insert_exists, insert_deleted, update_origin_differs,
+-- update_exists, update_missing, update_deleted, delete_origin_differs,
+-- delete_missing), the resolution (apply_remote, keep_local, skip), both
+-- versions of the row (jsonb; the remote row's values in their text forms),
+-- the local version's commit time and origin node and the remote
+-- transaction's, and the remote commit LSN.
+CREATE TABLE wal2proto.conflicts (
+    id bigserial PRIMARY KEY,
+    logged_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+    link text NOT NULL,
+    relation text NOT NULL,
+    conflict_type text NOT NULL,
+    resolution text NOT NULL,
+    local_row jsonb,
+    remote_row jsonb,
+    local_commit_time timestamptz,
+    local_origin text,
+    remote_commit_time timestamptz NOT NULL,
+    remote_origin text NOT NULL,
+    remote_commit_lsn pg_lsn NOT NULL
+);
+
+COMMENT ON TABLE wal2proto.conflicts IS
+'conflicts resolved by walapply while applying changes from peer masters';
+
+-- Tombstones of deleted rows: (table, key as jsonb {column: value}).  The
+-- row's xmin is the deleting transaction, so pg_xact_commit_timestamp_origin
+-- gives the delete's commit time and origin; an older update or insert
+-- arriving later from a peer does not bring the row back.
+CREATE TABLE wal2proto.tombstones (
+    relid oid NOT NULL,
+    key jsonb NOT NULL,
+    deleted_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (relid, key)
+);
+
+CREATE FUNCTION wal2proto.record_tombstone()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog
+SET timezone = 'UTC'
+AS $fn$
+DECLARE
+    old_row jsonb := to_jsonb(OLD);
+    k jsonb;
+BEGIN
+    SELECT jsonb_object_agg(a, old_row -> a) INTO k FROM unnest(TG_ARGV) AS a;
+    INSERT INTO wal2proto.tombstones AS t (relid, key) VALUES (TG_RELID, k)
+    ON CONFLICT (relid, key) DO UPDATE SET deleted_at = now();
+    RETURN NULL;
+END
+$fn$;
+
+-- Installs the tombstone trigger on a table with a primary key (or replica
+-- identity index); true when the table has one.
+CREATE FUNCTION wal2proto.track_deletes(rel regclass)
+RETURNS boolean
+LANGUAGE plpgsql
+SET search_path = pg_catalog
+AS $fn$
+DECLARE
+    cols text;
+BEGIN
+    IF EXISTS (SELECT 1 FROM pg_trigger
+               WHERE tgrelid = rel AND tgname = 'wal2proto_tombstone') THEN
+        RETURN true;
+    END IF;
+    SELECT string_agg(quote_literal(a.attname), ', ' ORDER BY a.attnum) INTO cols
+      FROM pg_index i JOIN pg_attribute a
+        ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey)
+     WHERE i.indrelid = rel AND i.indisprimary;
+    IF cols IS NULL THEN
+        SELECT string_agg(quote_literal(a.attname), ', ' ORDER BY a.attnum) INTO cols
+          FROM pg_index i JOIN pg_attribute a
+            ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey)
+         WHERE i.indrelid = rel AND i.indisreplident;
+    END IF;
+    IF cols IS NULL THEN
+        RETURN false;
+    END IF;
+    EXECUTE format('CREATE TRIGGER wal2proto_tombstone AFTER DELETE ON %s '
+                   'FOR EACH ROW EXECUTE FUNCTION wal2proto.record_tombstone(%s)',
+                   rel, cols);
+    EXECUTE format('ALTER TABLE %s ENABLE ALWAYS TRIGGER wal2proto_tombstone', rel);
+    RETURN true;
+END
+$fn$;
+
+SELECT pg_catalog.pg_extension_config_dump('wal2proto.conflicts', '');
+SELECT pg_catalog.pg_extension_config_dump('wal2proto.conflicts_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('wal2proto.tombstones', '');

@@ -6,6 +6,8 @@
 #include <fmt/format.h>
 
 #include "sink/file/file_sink.h"
+#include "sink/postgres/pg_sink.h"
+#include "sink/postgres/pg_target.h"
 #include "sink/mongodb/mongo_sink.h"
 #include "sink/sink.h"
 
@@ -68,6 +70,12 @@ Result<std::unique_ptr<Sink>> MakeSink(const std::string& uri) {
     if (!config.ok()) return config.status();
     return std::unique_ptr<Sink>(
         std::make_unique<mongodb::MongoSink>(uri, std::move(config.value())));
+  }
+  if (uri.rfind("postgresql:", 0) == 0 || uri.rfind("postgres://", 0) == 0) {
+    auto config = postgres::ParseTarget(uri);
+    if (!config.ok()) return config.status();
+    return std::unique_ptr<Sink>(
+        std::make_unique<postgres::PgSink>(uri, std::move(config.value())));
   }
   for (const char* scheme : {"postgresql://", "postgres://", "mongodb://"}) {
     if (uri.rfind(scheme, 0) == 0) {

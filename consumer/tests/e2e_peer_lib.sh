@@ -88,7 +88,7 @@ peer_slot()
 peer_link()
 {
 	local src=$1 dst=$2 extra=${3:-}
-	"$WALAPPLY" -d "$(peer_conn "$src")" -S "to_$dst" --start -s 1 -o origin=none \
+	"$WALAPPLY" -d "$(peer_conn "$src")" -S "to_$dst" --start -s 1 -v -o origin=none \
 		--target "postgresql://127.0.0.1:${PEER_PORT[$dst]}/postgres?user=postgres&source=$src&node=$dst$extra" \
 		2>>"$PEER_WORK/link-$src-$dst.log" &
 	PEER_LINK_PID[$src-$dst]=$!

@@ -1,0 +1,115 @@
+// pg_conn.cc
+//    RAII wrappers for libpq connections and results.
+//
+// Copyright (c) 2026, the wal2proto authors. PostgreSQL License.
+
+#include "sink/postgres/pg_conn.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+namespace walapply::sink::postgres {
+
+namespace {
+
+std::string OneLine(const char* msg) {
+  std::string s = msg ? msg : "";
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  for (char& c : s) {
+    if (c == '\n') c = ' ';
+  }
+  return s;
+}
+
+void ToPointers(const Params& params, std::vector<const char*>* out) {
+  out->clear();
+  out->reserve(params.size());
+  for (const auto& p : params) out->push_back(p ? p->c_str() : nullptr);
+}
+
+// Server notices (an extension that already exists, ...) go to the debug
+// log rather than straight to stderr.
+void OnNotice(void*, const char* message) {
+  spdlog::debug("target: {}", OneLine(message));
+}
+
+}  // namespace
+
+Status PgConn::Connect(const std::string& conninfo) {
+  prepared_.clear();
+  conn_.reset(PQconnectdb(conninfo.c_str()));
+  if (!conn_ || PQstatus(conn_.get()) != CONNECTION_OK) {
+    std::string msg = conn_ ? OneLine(PQerrorMessage(conn_.get())) : "out of memory";
+    conn_.reset();
+    return Status::Retry(fmt::format("could not connect to the target: {}", msg));
+  }
+  PQsetNoticeProcessor(conn_.get(), OnNotice, nullptr);
+  return Status::Ok();
+}
+
+void PgConn::Disconnect() {
+  conn_.reset();
+  prepared_.clear();
+}
+
+bool PgConn::connected() const {
+  return conn_ && PQstatus(conn_.get()) == CONNECTION_OK;
+}
+
+Status PgConn::Check(PGresult* raw, const std::string& what, PgResult* out) {
+  PgResult res(raw);
+  last_sqlstate_.clear();
+  ExecStatusType st = res ? PQresultStatus(res.get()) : PGRES_FATAL_ERROR;
+  if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
+    if (out) *out = std::move(res);
+    return Status::Ok();
+  }
+  const char* state = res ? PQresultErrorField(res.get(), PG_DIAG_SQLSTATE) : nullptr;
+  last_sqlstate_ = state ? state : "";
+  std::string msg = res ? OneLine(PQresultErrorMessage(res.get())) : "";
+  if (msg.empty()) msg = OneLine(PQerrorMessage(conn_.get()));
+  // A unique violation is retried too: a local transaction can take a key
+  // between the sink's look-up and its write.
+  std::string full = fmt::format("target: {} failed: {}", what, msg);
+  if (!connected() || last_sqlstate_ == "40P01" || last_sqlstate_ == "40001" ||
+      last_sqlstate_ == "23505" ||
+      last_sqlstate_.rfind("08", 0) == 0 || last_sqlstate_ == "57P01") {
+    return Status::Retry(full);
+  }
+  return Status::Fatal(full);
+}
+
+Status PgConn::Exec(const std::string& sql, PgResult* out) {
+  if (!conn_) return Status::Retry("target: not connected");
+  return Check(PQexec(conn_.get(), sql.c_str()), sql.substr(0, 60), out);
+}
+
+Status PgConn::ExecParams(const std::string& sql, const Params& params, PgResult* out) {
+  if (!conn_) return Status::Retry("target: not connected");
+  std::vector<const char*> values;
+  ToPointers(params, &values);
+  return Check(PQexecParams(conn_.get(), sql.c_str(), static_cast<int>(values.size()),
+                            nullptr, values.data(), nullptr, nullptr, 0),
+               sql.substr(0, 60), out);
+}
+
+Status PgConn::ExecPrepared(const std::string& sql, const Params& params,
+                            PgResult* out) {
+  if (!conn_) return Status::Retry("target: not connected");
+  auto it = prepared_.find(sql);
+  if (it == prepared_.end()) {
+    std::string name = fmt::format("w2p_{}", prepared_.size() + 1);
+    WALAPPLY_RETURN_IF_ERROR(
+        Check(PQprepare(conn_.get(), name.c_str(), sql.c_str(), 0, nullptr),
+              "prepare " + sql.substr(0, 60), nullptr));
+    it = prepared_.emplace(sql, name).first;
+  }
+  std::vector<const char*> values;
+  ToPointers(params, &values);
+  return Check(PQexecPrepared(conn_.get(), it->second.c_str(),
+                              static_cast<int>(values.size()), values.data(), nullptr,
+                              nullptr, 0),
+               sql.substr(0, 60), out);
+}
+
+}  // namespace walapply::sink::postgres

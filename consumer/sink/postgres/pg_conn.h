@@ -1,0 +1,69 @@
+// pg_conn.h
+//    RAII wrappers for libpq connections and results, with prepared
+//    statements cached by their text.
+//
+// Copyright (c) 2026, the wal2proto authors. PostgreSQL License.
+//
+// Params are text-format values (nullopt for NULL).  Every call returns a
+// Status whose kind says whether retrying makes sense: a lost connection, a
+// deadlock or a serialization failure is kRetry, anything else kFatal.  The
+// SQLSTATE of the last error is kept for callers that care.
+//
+// Not thread-safe.
+
+#pragma once
+
+#include <libpq-fe.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "model/status.h"
+
+namespace walapply::sink::postgres {
+
+struct PgResultDeleter {
+  void operator()(PGresult* r) const { PQclear(r); }
+};
+using PgResult = std::unique_ptr<PGresult, PgResultDeleter>;
+
+struct PgConnDeleter {
+  void operator()(PGconn* c) const { PQfinish(c); }
+};
+
+using Params = std::vector<std::optional<std::string>>;
+
+class PgConn {
+ public:
+  PgConn() = default;
+  PgConn(const PgConn&) = delete;
+  PgConn& operator=(const PgConn&) = delete;
+
+  Status Connect(const std::string& conninfo);
+  void Disconnect();
+  bool connected() const;
+
+  // Runs SQL without parameters (several statements allowed).
+  Status Exec(const std::string& sql, PgResult* out = nullptr);
+  // Runs SQL with text parameters, unprepared.
+  Status ExecParams(const std::string& sql, const Params& params,
+                    PgResult* out = nullptr);
+  // Runs SQL through a prepared statement, prepared on first use.
+  Status ExecPrepared(const std::string& sql, const Params& params,
+                      PgResult* out = nullptr);
+
+  const std::string& last_sqlstate() const { return last_sqlstate_; }
+  PGconn* get() { return conn_.get(); }
+
+ private:
+  Status Check(PGresult* res, const std::string& what, PgResult* out);
+
+  std::unique_ptr<PGconn, PgConnDeleter> conn_;
+  std::unordered_map<std::string, std::string> prepared_;  // SQL -> name
+  std::string last_sqlstate_;
+};
+
+}  // namespace walapply::sink::postgres

@@ -1,0 +1,972 @@
+// pg_sink.cc
+//    The peer-master target: applies transactions to a PostgreSQL database
+//    with conflict detection and resolution.
+//
+// Copyright (c) 2026, the wal2proto authors. PostgreSQL License.
+
+#include "sink/postgres/pg_sink.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <cstdlib>
+#include <thread>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "sink/file/value_text.h"
+#include "sink/postgres/change_access.h"
+#include "sink/postgres/schema_sql.h"
+
+namespace walapply::sink::postgres {
+
+namespace {
+
+namespace pb = wal2proto::v1;
+using model::Lsn;
+
+// The local version of a row, read with the row: where it is, what it
+// holds, when and by which origin it was committed, and whether it was
+// written by the current transaction.
+const char kLocalColumns[] =
+    "t.tableoid::oid::text, t.ctid::text, to_jsonb(t)::text, "
+    "(extract(epoch FROM c.timestamp) * 1000000)::int8, c.roident, "
+    "coalesce(t.xmin = xid(pg_current_xact_id_if_assigned()), false)";
+const char kCommitTsJoin[] =
+    " t LEFT JOIN LATERAL pg_xact_commit_timestamp_origin(t.xmin) c ON true";
+
+bool IsMarker(const pb::Value& v, pb::Marker m) {
+  return v.kind_case() == pb::Value::kMarker && v.marker() == m;
+}
+
+// A column with no usable value in this tuple: not sent, unchanged TOAST,
+// or beyond the tuple's end.
+bool Absent(const model::Tuple& row, int i) {
+  if (i >= row.values_size()) return true;
+  const pb::Value& v = row.values(i);
+  return IsMarker(v, pb::MARKER_NOT_SENT) || IsMarker(v, pb::MARKER_UNCHANGED_TOAST) ||
+         v.kind_case() == pb::Value::KIND_NOT_SET;
+}
+
+bool IsNull(const model::Tuple& row, int i) {
+  return i < row.values_size() && IsMarker(row.values(i), pb::MARKER_NULL);
+}
+
+bool HasUnchangedToast(const model::Tuple& row) {
+  for (const auto& v : row.values()) {
+    if (IsMarker(v, pb::MARKER_UNCHANGED_TOAST)) return true;
+  }
+  return false;
+}
+
+std::optional<std::string> ParamText(const pb::Value& v) {
+  if (v.kind_case() == pb::Value::kMarker) return std::nullopt;
+  std::string s;
+  file::AppendValueText(v, &s);
+  return s;
+}
+
+std::string Ident(const std::string& name) {
+  std::string s;
+  file::AppendQuotedIdentifier(name, &s);
+  return s;
+}
+
+std::string Literal(const std::string& text) {
+  std::string s;
+  file::AppendQuotedLiteral(text, &s);
+  return s;
+}
+
+// "$n::type" for column `col`: the parameter cast to the column's type as
+// the source names it, so that text parameters are read by the right input
+// function in every context (VALUES, SELECT lists, jsonb_build_object).
+std::string Placeholder(int n, const model::Column& col) {
+  if (col.type_name.empty()) return fmt::format("${}", n);
+  return fmt::format("${}::{}", n, col.type_name);
+}
+
+std::string TimestampText(int64_t us) {
+  std::string s;
+  file::AppendTimestamp(us, true, &s);
+  return s;
+}
+
+// The remote row as a JSON object: numbers and booleans as JSON, json and
+// jsonb embedded, everything else as its text form; NULL as null; columns
+// without a value (unchanged TOAST, not sent) left out.
+std::string RowJson(const model::Relation& rel, const model::Tuple& row) {
+  std::string out = "{";
+  bool first = true;
+  for (size_t i = 0; i < rel.columns.size(); i++) {
+    if (Absent(row, static_cast<int>(i))) continue;
+    const pb::Value& v = row.values(static_cast<int>(i));
+    if (!first) out.push_back(',');
+    first = false;
+    file::AppendJsonString(rel.columns[i].name, &out);
+    out.push_back(':');
+    switch (v.kind_case()) {
+      case pb::Value::kMarker:
+        out.append("null");
+        break;
+      case pb::Value::kBoolValue:
+        out.append(v.bool_value() ? "true" : "false");
+        break;
+      case pb::Value::kIntValue:
+        out.append(std::to_string(v.int_value()));
+        break;
+      case pb::Value::kJsonValue:
+        out.append(v.json_value());
+        break;
+      default: {
+        std::string text;
+        file::AppendValueText(v, &text);
+        file::AppendJsonString(text, &out);
+      }
+    }
+  }
+  out.push_back('}');
+  return out;
+}
+
+}  // namespace
+
+PgSink::PgSink(std::string name, TargetConfig config)
+    : name_(std::move(name)), config_(std::move(config)) {}
+
+PgSink::~PgSink() = default;
+
+Status PgSink::Connect() {
+  relations_.clear();
+  origin_nodes_.clear();
+  WALAPPLY_RETURN_IF_ERROR(conn_.Connect(config_.conninfo));
+  // The session of a peer link: asynchronous commit (Flush makes progress
+  // durable), replica role (user triggers and foreign keys do not fire, as
+  // in PostgreSQL's apply worker), settings under which the text forms of
+  // values and tombstone keys are read and built the same way everywhere.
+  WALAPPLY_RETURN_IF_ERROR(conn_.Exec(fmt::format(
+      "SET synchronous_commit = off; SET session_replication_role = replica; "
+      "SET TimeZone = 'UTC'; SET DateStyle = 'ISO'; SET IntervalStyle = 'postgres'; "
+      "SET extra_float_digits = 3; SET search_path = pg_catalog; "
+      "SET application_name = {}",
+      Literal("walapply " + config_.source_node + "->" + config_.local_node))));
+  WALAPPLY_RETURN_IF_ERROR(Setup());
+
+  // The replication origin: created when missing, then bound to this
+  // session.  Right after a crash the old session may still hold it for a
+  // moment, so "in use" is retried for a while.
+  std::string origin = config_.OriginName();
+  PgResult res;
+  WALAPPLY_RETURN_IF_ERROR(conn_.ExecParams(
+      "SELECT coalesce(pg_replication_origin_oid($1), "
+      "pg_replication_origin_create($1))",
+      {origin}, &res));
+  origin_id_ = static_cast<uint32_t>(std::strtoul(PQgetvalue(res.get(), 0, 0), nullptr, 10));
+  for (int attempt = 1;; attempt++) {
+    Status st = conn_.ExecParams("SELECT pg_replication_origin_session_setup($1)",
+                                 {origin});
+    if (st.ok()) break;
+    if (conn_.last_sqlstate() != "55006" && conn_.last_sqlstate() != "55000") return st;
+    if (attempt >= 100) {
+      return Status::Retry(fmt::format("target {}: {}", name_, st.message()));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  WALAPPLY_RETURN_IF_ERROR(conn_.ExecParams(
+      "SELECT coalesce(pg_replication_origin_progress($1, true), '0/0')::text",
+      {origin}, &res));
+  auto lsn = Lsn::Parse(PQgetvalue(res.get(), 0, 0));
+  if (!lsn) {
+    return Status::Fatal(fmt::format("target {}: unreadable origin progress \"{}\"",
+                                     name_, PQgetvalue(res.get(), 0, 0)));
+  }
+  if (*lsn > applied_end_) applied_end_ = *lsn;
+  if (*lsn > durable_end_) durable_end_ = *lsn;
+  return Status::Ok();
+}
+
+Status PgSink::Setup() {
+  // Serialised: several links into one node set up at the same time.
+  WALAPPLY_RETURN_IF_ERROR(conn_.Exec(
+      "BEGIN; SELECT pg_advisory_xact_lock(hashtext('wal2proto setup')); "
+      "CREATE EXTENSION IF NOT EXISTS wal2proto"));
+  for (int i = 0; i < kSchemaObjectCount; i++) {
+    const SchemaObject& obj = kSchemaObjects[i];
+    PgResult res;
+    Status st = conn_.ExecParams(
+        obj.is_function ? "SELECT to_regprocedure($1) IS NULL"
+                        : "SELECT to_regclass($1) IS NULL",
+        {std::string(obj.regclass_or_proc)}, &res);
+    if (st.ok() && PQgetvalue(res.get(), 0, 0)[0] == 't') st = conn_.Exec(obj.create_sql);
+    if (!st.ok()) {
+      conn_.Exec("ROLLBACK").IgnoreError();  // the error is what matters
+      return st;
+    }
+  }
+  // Deletes leave tombstones from now on, on every table that has a key
+  // (tables created later get the trigger when their first change arrives).
+  Status st = conn_.Exec(
+      "SELECT count(wal2proto.track_deletes(c.oid)) FROM pg_class c "
+      "JOIN pg_namespace n ON n.oid = c.relnamespace "
+      "WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition "
+      "AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'wal2proto') "
+      "AND n.nspname NOT LIKE 'pg\\_%'");
+  if (!st.ok()) {
+    conn_.Exec("ROLLBACK").IgnoreError();  // the error is what matters
+    return st;
+  }
+  WALAPPLY_RETURN_IF_ERROR(conn_.Exec("COMMIT"));
+  if (config_.tombstone_retention_s > 0) {
+    WALAPPLY_RETURN_IF_ERROR(conn_.Exec(fmt::format(
+        "DELETE FROM wal2proto.tombstones WHERE deleted_at < now() - interval '{} "
+        "seconds'",
+        config_.tombstone_retention_s)));
+  }
+  return Status::Ok();
+}
+
+Status PgSink::Open() {
+  Status st = Connect();
+  if (!st.ok()) return Status::Fatal(fmt::format("target {}: {}", name_, st.message()));
+  spdlog::info("target {}: link {}->{} with origin {} (id {}), progress {}", name_,
+               config_.source_node, config_.local_node, config_.OriginName(),
+               origin_id_, applied_end_.ToString());
+  return Status::Ok();
+}
+
+Status PgSink::Apply(const txn::Transaction& txn) {
+  const model::TxnInfo& info = txn.info;
+  for (int attempt = 1;; attempt++) {
+    Status st = ApplyOnce(txn);
+    if (st.ok()) {
+      applied_end_ = info.end_lsn;
+      unflushed_ = true;
+      stats_.transactions++;
+      stats_.conflicts += txn_conflicts_;
+      return Status::Ok();
+    }
+    // The statement caches may hold state of the rolled-back transaction
+    // (a tombstone trigger created in it).
+    relations_.clear();
+    bool unique_violation = conn_.last_sqlstate() == "23505";
+    if (conn_.connected()) conn_.Exec("ROLLBACK").IgnoreError();  // reporting st
+    if (!st.retryable() || attempt >= 8) {
+      return Status(st.retryable() && !unique_violation
+                        ? Status::Retry(st.message())
+                        : Status::Fatal(fmt::format(
+                              "target {}: transaction xid {} (commit {}): {}", name_,
+                              info.xid.value(), info.commit_lsn.ToString(),
+                              st.message())));
+    }
+    spdlog::warn("target {}: transaction xid {} (commit {}): {}; retrying", name_,
+                 info.xid.value(), info.commit_lsn.ToString(), st.message());
+    std::this_thread::sleep_for(std::chrono::milliseconds(100 * attempt));
+    if (!conn_.connected()) {
+      Status c = Connect();
+      if (!c.ok()) continue;
+      // The commit may have happened before the connection broke.
+      if (applied_end_ >= info.end_lsn) return Status::Ok();
+    }
+  }
+}
+
+Status PgSink::ApplyOnce(const txn::Transaction& txn) {
+  const model::TxnInfo& info = txn.info;
+  TxnCtx t{&info, Version{info.commit_time_us, config_.source_node}};
+  txn_conflicts_ = 0;
+  WALAPPLY_RETURN_IF_ERROR(conn_.Exec(fmt::format(
+      "BEGIN; SELECT pg_replication_origin_xact_setup('{}', '{}')",
+      info.end_lsn.ToString(), TimestampText(info.commit_time_us))));
+  WALAPPLY_RETURN_IF_ERROR(txn.changes->ForEach(
+      [&](const model::Change& c) { return ApplyChange(t, c); }));
+  return conn_.Exec("COMMIT");
+}
+
+Result<PgSink::RelState*> PgSink::State(const model::RelationPtr& rel) {
+  auto it = relations_.find(rel.get());
+  if (it != relations_.end()) return &it->second;
+  RelState rs;
+  rs.rel = rel;
+  rs.qualified = Ident(rel->schema) + "." + Ident(rel->name);
+  rs.display = rel->schema + "." + rel->name;
+  rs.policy = config_.PolicyFor(rel->schema, rel->name);
+  if (rel->schema == "wal2proto") {
+    rs.skip = true;
+    return &relations_.emplace(rel.get(), std::move(rs)).first->second;
+  }
+  PgResult res;
+  WALAPPLY_RETURN_IF_ERROR(conn_.ExecPrepared(
+      "SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+      "WHERE n.nspname = $1 AND c.relname = $2",
+      {rel->schema, rel->name}, &res));
+  if (PQntuples(res.get()) != 1) {
+    return Status::Fatal(fmt::format("relation \"{}\" does not exist on the target",
+                                     rs.display));
+  }
+  rs.local_oid = static_cast<uint32_t>(std::strtoul(PQgetvalue(res.get(), 0, 0), nullptr, 10));
+
+  for (size_t i = 0; i < rel->columns.size(); i++) {
+    if (rel->columns[i].primary_key) rs.key.push_back(static_cast<int>(i));
+  }
+  if (rs.key.empty() && rel->replica_identity != pb::REPLICA_IDENTITY_FULL) {
+    for (size_t i = 0; i < rel->columns.size(); i++) {
+      if (rel->columns[i].identity) rs.key.push_back(static_cast<int>(i));
+    }
+  }
+  if (rs.key.empty()) {
+    if (rel->replica_identity != pb::REPLICA_IDENTITY_FULL) {
+      return Status::Fatal(fmt::format(
+          "table \"{}\" has no primary key and no replica identity, so its rows "
+          "cannot be matched on a peer; give it a primary key, or set REPLICA "
+          "IDENTITY USING INDEX or REPLICA IDENTITY FULL on the source",
+          rs.display));
+    }
+    rs.full_match = true;
+  }
+
+  // The target's other unique keys (plain columns, no predicate).
+  WALAPPLY_RETURN_IF_ERROR(conn_.ExecPrepared(
+      "SELECT i.indexrelid::regclass::text, a.attname "
+      "FROM pg_index i CROSS JOIN LATERAL unnest(i.indkey::int2[]) WITH ORDINALITY "
+      "AS k(attnum, ord) JOIN pg_attribute a ON a.attrelid = i.indrelid AND "
+      "a.attnum = k.attnum "
+      "WHERE i.indrelid = $1 AND i.indisunique AND i.indisvalid AND "
+      "i.indpred IS NULL AND i.indexprs IS NULL ORDER BY i.indexrelid, k.ord",
+      {std::to_string(rs.local_oid)}, &res));
+  std::vector<int> sorted_key = rs.key;
+  std::sort(sorted_key.begin(), sorted_key.end());
+  std::string current;
+  std::vector<int> cols;
+  bool usable = true;
+  auto finish = [&]() {
+    if (current.empty()) return;
+    std::vector<int> sorted = cols;
+    std::sort(sorted.begin(), sorted.end());
+    if (usable && sorted != sorted_key) {
+      rs.uniques.push_back(cols);
+      rs.unique_names.push_back(current);
+    }
+  };
+  for (int r = 0; r < PQntuples(res.get()); r++) {
+    std::string index = PQgetvalue(res.get(), r, 0);
+    if (index != current) {
+      finish();
+      current = index;
+      cols.clear();
+      usable = true;
+    }
+    std::string col = PQgetvalue(res.get(), r, 1);
+    int found = -1;
+    for (size_t i = 0; i < rel->columns.size(); i++) {
+      if (rel->columns[i].name == col) found = static_cast<int>(i);
+    }
+    if (found < 0) usable = false;
+    cols.push_back(found);
+  }
+  finish();
+
+  if (!rs.full_match) {
+    WALAPPLY_RETURN_IF_ERROR(conn_.ExecParams(
+        "SELECT wal2proto.track_deletes($1::oid::regclass)",
+        {std::to_string(rs.local_oid)}));
+  }
+  spdlog::debug("target {}: relation {} (oid {} here): key of {} column(s){}, {} other "
+                "unique key(s), resolution {}",
+                name_, rs.display, rs.local_oid, rs.key.size(),
+                rs.full_match ? " (whole row)" : "", rs.uniques.size(),
+                PolicyName(rs.policy));
+  return &relations_.emplace(rel.get(), std::move(rs)).first->second;
+}
+
+Status PgSink::ApplyChange(const TxnCtx& t, const model::Change& c) {
+  switch (c.kind) {
+    case model::ChangeKind::kMessage:
+      return Status::Ok();
+    case model::ChangeKind::kTruncate:
+      return ApplyTruncate(c);
+    default:
+      break;
+  }
+  auto rs = State(RelationOf(c));
+  if (!rs.ok()) return rs.status();
+  if ((*rs)->skip) return Status::Ok();
+  stats_.changes++;
+  switch (c.kind) {
+    case model::ChangeKind::kInsert:
+      return ApplyInsert(t, **rs, NewTuple(c), false);
+    case model::ChangeKind::kUpdate:
+      return ApplyUpdate(t, **rs, c);
+    case model::ChangeKind::kDelete:
+      return ApplyDelete(t, **rs, c);
+    default:
+      return Status::Ok();
+  }
+}
+
+Status PgSink::ApplyTruncate(const model::Change& c) {
+  std::string sql = "TRUNCATE ";
+  int n = 0;
+  for (const auto& rel : TruncatedOf(c)) {
+    if (rel->schema == "wal2proto") continue;
+    sql += (n++ ? ", " : "") + Ident(rel->schema) + "." + Ident(rel->name);
+  }
+  if (n == 0) return Status::Ok();
+  if (c.restart_identity) sql += " RESTART IDENTITY";
+  if (c.cascade) sql += " CASCADE";
+  return conn_.Exec(sql);
+}
+
+// --- reading local versions ---------------------------------------------
+
+void PgSink::ReadLocal(PGresult* res, int row, int first, Local* out) {
+  out->found = true;
+  out->tableoid = PQgetvalue(res, row, first);
+  out->ctid = PQgetvalue(res, row, first + 1);
+  out->row_json = PQgetvalue(res, row, first + 2);
+  out->version.commit_time_us.reset();
+  if (!PQgetisnull(res, row, first + 3)) {
+    out->version.commit_time_us = std::strtoll(PQgetvalue(res, row, first + 3), nullptr, 10);
+  }
+  out->origin_known = !PQgetisnull(res, row, first + 4);
+  out->roident = out->origin_known
+                     ? static_cast<uint32_t>(std::strtoul(PQgetvalue(res, row, first + 4), nullptr, 10))
+                     : 0;
+  out->own = PQgetvalue(res, row, first + 5)[0] == 't';
+}
+
+Result<std::string> PgSink::OriginNode(uint32_t roident) {
+  if (roident == 0) return config_.local_node;
+  auto it = origin_nodes_.find(roident);
+  if (it != origin_nodes_.end()) return it->second;
+  PgResult res;
+  WALAPPLY_RETURN_IF_ERROR(conn_.ExecPrepared(
+      "SELECT roname FROM pg_replication_origin WHERE roident = $1",
+      {std::to_string(roident)}, &res));
+  std::string node = PQntuples(res.get()) ? PQgetvalue(res.get(), 0, 0)
+                                          : fmt::format("origin {}", roident);
+  if (node.rfind("wal2proto_", 0) == 0) node = node.substr(strlen("wal2proto_"));
+  origin_nodes_[roident] = node;
+  return node;
+}
+
+Status PgSink::FindRow(const RelState& rs, const std::vector<int>& cols,
+                       const model::Tuple& row, bool null_safe, Local* out) {
+  *out = Local();
+  const model::Relation& rel = *rs.rel;
+  std::string cond;
+  Params params;
+  for (int i : cols) {
+    if (Absent(row, i)) continue;
+    if (IsNull(row, i) && !null_safe) return Status::Ok();  // NULL matches nothing
+    params.push_back(ParamText(row.values(i)));
+    cond += fmt::format("{}t.{} {} {}", cond.empty() ? "" : " AND ",
+                        Ident(rel.columns[i].name),
+                        null_safe ? "IS NOT DISTINCT FROM" : "=",
+                        Placeholder(static_cast<int>(params.size()), rel.columns[i]));
+  }
+  if (cond.empty()) return Status::Ok();
+  PgResult res;
+  WALAPPLY_RETURN_IF_ERROR(conn_.ExecPrepared(
+      fmt::format("SELECT {} FROM {}{} WHERE {} LIMIT 1 FOR UPDATE OF t", kLocalColumns,
+                  rs.qualified, kCommitTsJoin, cond),
+      params, &res));
+  if (PQntuples(res.get()) == 0) return Status::Ok();
+  ReadLocal(res.get(), 0, 0, out);
+  auto node = OriginNode(out->roident);
+  if (!node.ok()) return node.status();
+  out->version.node = out->origin_known ? *node : "";
+  return Status::Ok();
+}
+
+namespace {
+
+// jsonb_build_object('col', $n::type, ...) over the key columns, numbering
+// parameters from *next; appends their values to *params.
+std::string KeyJson(const model::Relation& rel, const std::vector<int>& key,
+                    const model::Tuple& row, Params* params) {
+  std::string s = "jsonb_build_object(";
+  for (size_t k = 0; k < key.size(); k++) {
+    int i = key[k];
+    params->push_back(i < row.values_size() ? ParamText(row.values(i)) : std::nullopt);
+    s += fmt::format("{}{}, {}", k ? ", " : "", Literal(rel.columns[i].name),
+                     Placeholder(static_cast<int>(params->size()), rel.columns[i]));
+  }
+  return s + ")";
+}
+
+}  // namespace
+
+Status PgSink::FindTombstone(const RelState& rs, const model::Tuple& key_row,
+                             Local* out) {
+  *out = Local();
+  if (rs.full_match) return Status::Ok();
+  Params params;
+  std::string key = KeyJson(*rs.rel, rs.key, key_row, &params);
+  PgResult res;
+  WALAPPLY_RETURN_IF_ERROR(conn_.ExecPrepared(
+      fmt::format("SELECT {} FROM wal2proto.tombstones{} WHERE t.relid = {} AND "
+                  "t.key = {} FOR UPDATE OF t",
+                  kLocalColumns, kCommitTsJoin, rs.local_oid, key),
+      params, &res));
+  if (PQntuples(res.get()) == 0) return Status::Ok();
+  ReadLocal(res.get(), 0, 0, out);
+  out->row_json.clear();  // the tombstone, not a row
+  auto node = OriginNode(out->roident);
+  if (!node.ok()) return node.status();
+  out->version.node = out->origin_known ? *node : "";
+  return Status::Ok();
+}
+
+Status PgSink::TouchTombstone(const RelState& rs, const model::Tuple& key_row) {
+  if (rs.full_match) return Status::Ok();
+  Params params;
+  std::string key = KeyJson(*rs.rel, rs.key, key_row, &params);
+  return conn_.ExecPrepared(
+      fmt::format("INSERT INTO wal2proto.tombstones (relid, key) VALUES ({}, {}) "
+                  "ON CONFLICT (relid, key) DO UPDATE SET deleted_at = now()",
+                  rs.local_oid, key),
+      params);
+}
+
+Status PgSink::DropTombstone(const RelState& rs, const model::Tuple& key_row) {
+  if (rs.full_match) return Status::Ok();
+  Params params;
+  std::string key = KeyJson(*rs.rel, rs.key, key_row, &params);
+  return conn_.ExecPrepared(
+      fmt::format("DELETE FROM wal2proto.tombstones WHERE relid = {} AND key = {}",
+                  rs.local_oid, key),
+      params);
+}
+
+Status PgSink::FindUniqueConflicts(const RelState& rs, const model::Tuple& row,
+                                   const Local& except, std::vector<Local>* out) {
+  for (const auto& cols : rs.uniques) {
+    bool complete = true;
+    for (int i : cols) complete &= !Absent(row, i) && !IsNull(row, i);
+    if (!complete) continue;
+    Local other;
+    WALAPPLY_RETURN_IF_ERROR(FindRow(rs, cols, row, false, &other));
+    if (!other.found) continue;
+    if (except.found && other.tableoid == except.tableoid && other.ctid == except.ctid) continue;
+    bool seen = false;
+    for (const Local& l : *out) seen |= l.tableoid == other.tableoid && l.ctid == other.ctid;
+    if (!seen) out->push_back(other);
+  }
+  return Status::Ok();
+}
+
+// --- writing --------------------------------------------------------------
+
+Status PgSink::DeleteRow(const RelState& rs, const Local& row) {
+  return conn_.ExecPrepared(
+      fmt::format("DELETE FROM {} t WHERE t.tableoid = $1::oid AND t.ctid = $2::tid",
+                  rs.qualified),
+      {row.tableoid, row.ctid});
+}
+
+Status PgSink::UpdateRow(const RelState& rs, const Local& row, const model::Tuple& values) {
+  const model::Relation& rel = *rs.rel;
+  Params params{row.tableoid, row.ctid};
+  std::string set;
+  for (size_t i = 0; i < rel.columns.size(); i++) {
+    if (Absent(values, static_cast<int>(i))) continue;  // unchanged TOAST keeps its value
+    params.push_back(ParamText(values.values(static_cast<int>(i))));
+    set += fmt::format("{}{} = {}", set.empty() ? "" : ", ", Ident(rel.columns[i].name),
+                       Placeholder(static_cast<int>(params.size()), rel.columns[i]));
+  }
+  if (set.empty()) return Status::Ok();
+  return conn_.ExecPrepared(
+      fmt::format("UPDATE {} t SET {} WHERE t.tableoid = $1::oid AND t.ctid = $2::tid",
+                  rs.qualified, set),
+      params);
+}
+
+// --- conflicts --------------------------------------------------------------
+
+Status PgSink::LogConflict(const TxnCtx& t, const RelState& rs, ConflictType type,
+                           const char* resolution, const Local& local,
+                           const model::Tuple* remote_row) {
+  txn_conflicts_++;
+  Params p;
+  p.push_back(config_.source_node + "->" + config_.local_node);
+  p.push_back(rs.display);
+  p.push_back(std::string(ConflictTypeName(type)));
+  p.push_back(std::string(resolution));
+  p.push_back(local.row_json.empty() ? std::nullopt
+                                     : std::optional<std::string>(local.row_json));
+  p.push_back(remote_row ? std::optional<std::string>(RowJson(*rs.rel, *remote_row))
+                         : std::nullopt);
+  p.push_back(local.version.commit_time_us
+                  ? std::optional<std::string>(TimestampText(*local.version.commit_time_us))
+                  : std::nullopt);
+  p.push_back(local.found && local.origin_known
+                  ? std::optional<std::string>(local.version.node)
+                  : std::nullopt);
+  p.push_back(TimestampText(t.info->commit_time_us));
+  p.push_back(config_.source_node);
+  p.push_back(t.info->commit_lsn.ToString());
+  spdlog::info("target {}: {} on {} in transaction xid {} (commit {}): {}", name_,
+               ConflictTypeName(type), rs.display, t.info->xid.value(),
+               t.info->commit_lsn.ToString(), resolution);
+  return conn_.ExecPrepared(
+      "INSERT INTO wal2proto.conflicts (link, relation, conflict_type, resolution, "
+      "local_row, remote_row, local_commit_time, local_origin, remote_commit_time, "
+      "remote_origin, remote_commit_lsn) VALUES ($1, $2, $3, $4, $5::jsonb, $6::jsonb, "
+      "$7::timestamptz, $8, $9::timestamptz, $10, $11::pg_lsn)",
+      p);
+}
+
+Status PgSink::ResolveAll(const TxnCtx& t, const RelState& rs,
+                          const ConflictList& conflicts, const model::Tuple* remote_row,
+                          bool can_apply, bool* apply) {
+  const model::TxnInfo& info = *t.info;
+  if (rs.policy == Policy::kError) {
+    return Status::Fatal(fmt::format(
+        "link {}->{}: {} conflict on table {} in transaction xid {} (commit {}, end "
+        "{}), and the table's resolution is \"error\": nothing of the transaction "
+        "was applied and the slot stays where it was. To skip the transaction, stop "
+        "walapply and run on this node: SELECT pg_replication_origin_advance('{}', "
+        "'{}'); to apply it, give the table another resolution "
+        "(resolution.{}=POLICY) and start walapply again",
+        config_.source_node, config_.local_node, ConflictTypeName(conflicts[0].first),
+        rs.display, info.xid.value(), info.commit_lsn.ToString(),
+        info.end_lsn.ToString(), config_.OriginName(), info.end_lsn.ToString(),
+        rs.display));
+  }
+  bool wins = can_apply;
+  for (const auto& c : conflicts) wins = wins && RemoteWins(rs.policy, c.second.version, t.remote);
+  const char* resolution = !can_apply ? "skip" : (wins ? "apply_remote" : "keep_local");
+  for (const auto& c : conflicts) {
+    WALAPPLY_RETURN_IF_ERROR(LogConflict(t, rs, c.first, resolution, c.second, remote_row));
+  }
+  *apply = wins;
+  return Status::Ok();
+}
+
+namespace {
+
+// Types without an equality operator: left out when rows are matched by
+// every column.
+bool Comparable(const model::Column& col) {
+  switch (col.base_type_oid ? col.base_type_oid : col.type_oid) {
+    case 114:  // json
+    case 142:  // xml
+    case 600:  // point
+    case 628:  // line
+    case 604:  // polygon
+      return false;
+    default:
+      return true;
+  }
+}
+
+std::vector<int> MatchColumns(const model::Relation& rel) {
+  std::vector<int> cols;
+  for (size_t i = 0; i < rel.columns.size(); i++) {
+    if (Comparable(rel.columns[i])) cols.push_back(static_cast<int>(i));
+  }
+  return cols;
+}
+
+// The origin check of the fast paths: the row was last written by this
+// link's source, or by the current transaction.
+std::string SameOriginCond(uint32_t origin_id) {
+  return fmt::format(
+      "(coalesce((pg_xact_commit_timestamp_origin(t.xmin)).roident = {}, false) OR "
+      "coalesce(t.xmin = xid(pg_current_xact_id_if_assigned()), false))",
+      origin_id);
+}
+
+// "t.k = $n::type AND ..." over the key columns of `row`; false when a key
+// value is missing or NULL (no row can match).
+bool KeyCond(const model::Relation& rel, const std::vector<int>& key,
+             const model::Tuple& row, Params* params, std::string* cond) {
+  for (int i : key) {
+    if (Absent(row, i) || IsNull(row, i)) return false;
+    params->push_back(ParamText(row.values(i)));
+    *cond += fmt::format("{}t.{} = {}", cond->empty() ? "" : " AND ",
+                         Ident(rel.columns[i].name),
+                         Placeholder(static_cast<int>(params->size()), rel.columns[i]));
+  }
+  return !key.empty();
+}
+
+bool AffectedOne(const PgResult& res) {
+  const char* n = PQcmdTuples(res.get());
+  return n && n[0] == '1' && n[1] == '\0';
+}
+
+}  // namespace
+
+Status PgSink::ApplyInsert(const TxnCtx& t, const RelState& rs, const model::Tuple& row,
+                           bool via_update) {
+  const model::Relation& rel = *rs.rel;
+  Params params;
+  std::string names, values;
+  std::vector<int> param_of(rel.columns.size(), 0);
+  for (size_t i = 0; i < rel.columns.size(); i++) {
+    if (Absent(row, static_cast<int>(i))) continue;
+    params.push_back(ParamText(row.values(static_cast<int>(i))));
+    param_of[i] = static_cast<int>(params.size());
+    names += (names.empty() ? "" : ", ") + Ident(rel.columns[i].name);
+    values += (values.empty() ? "" : ", ") + Placeholder(param_of[i], rel.columns[i]);
+  }
+
+  // Fast path: no unique key taken and no tombstone for the key.
+  if (!via_update) {
+    std::string sql;
+    if (rs.full_match) {
+      sql = fmt::format("INSERT INTO {} ({}) VALUES ({}) ON CONFLICT DO NOTHING",
+                        rs.qualified, names, values);
+    } else {
+      std::string key = "jsonb_build_object(";
+      bool ok = true;
+      for (size_t k = 0; k < rs.key.size(); k++) {
+        int i = rs.key[k];
+        ok &= param_of[i] > 0;
+        key += fmt::format("{}{}, {}", k ? ", " : "", Literal(rel.columns[i].name),
+                           Placeholder(param_of[i], rel.columns[i]));
+      }
+      if (ok) {
+        sql = fmt::format(
+            "INSERT INTO {} ({}) SELECT {} WHERE NOT EXISTS (SELECT 1 FROM "
+            "wal2proto.tombstones WHERE relid = {} AND key = {})) ON CONFLICT DO "
+            "NOTHING",
+            rs.qualified, names, values, rs.local_oid, key);
+      }
+    }
+    if (!sql.empty()) {
+      PgResult res;
+      WALAPPLY_RETURN_IF_ERROR(conn_.ExecPrepared(sql, params, &res));
+      if (AffectedOne(res)) return Status::Ok();
+    }
+  }
+
+  // Slow path.  A local transaction may insert the key between the look-up
+  // and the insert (read committed does not see it yet): the insert then
+  // does nothing and the look-up runs again.
+  stats_.slow_path++;
+  for (int round = 0; round < 3; round++) {
+    Local local, tomb;
+    if (!rs.full_match) WALAPPLY_RETURN_IF_ERROR(FindRow(rs, rs.key, row, false, &local));
+    ConflictList conflicts;
+    if (local.found) {
+      if (!local.own) conflicts.emplace_back(ConflictType::kInsertExists, local);
+    } else if (!rs.full_match) {
+      WALAPPLY_RETURN_IF_ERROR(FindTombstone(rs, row, &tomb));
+      bool same = tomb.own || (tomb.origin_known && tomb.roident == origin_id_);
+      if (tomb.found && !via_update && !same &&
+          !RemoteWins(Policy::kLastUpdateWins, tomb.version, t.remote)) {
+        conflicts.emplace_back(ConflictType::kInsertDeleted, tomb);
+      }
+    }
+    std::vector<Local> others;
+    WALAPPLY_RETURN_IF_ERROR(FindUniqueConflicts(rs, row, local, &others));
+    for (const Local& o : others) conflicts.emplace_back(ConflictType::kInsertExists, o);
+    bool apply = true;
+    if (!conflicts.empty()) {
+      WALAPPLY_RETURN_IF_ERROR(ResolveAll(t, rs, conflicts, &row, true, &apply));
+    }
+    if (!apply) return Status::Ok();
+    for (const Local& o : others) WALAPPLY_RETURN_IF_ERROR(DeleteRow(rs, o));
+    if (local.found) return UpdateRow(rs, local, row);
+    PgResult res;
+    WALAPPLY_RETURN_IF_ERROR(conn_.ExecPrepared(
+        fmt::format("INSERT INTO {} ({}) VALUES ({}) ON CONFLICT DO NOTHING", rs.qualified,
+                    names, values),
+        params, &res));
+    if (AffectedOne(res)) {
+      if (tomb.found) WALAPPLY_RETURN_IF_ERROR(DropTombstone(rs, row));
+      return Status::Ok();
+    }
+  }
+  return Status::Retry(fmt::format(
+      "an insert into {} kept meeting rows inserted concurrently on the target",
+      rs.display));
+}
+
+Status PgSink::MatchesOld(const RelState& rs, const Local& local,
+                          const model::Change& c, bool* matches) {
+  *matches = false;
+  if (!HasOldTuple(c) || rs.rel->replica_identity != pb::REPLICA_IDENTITY_FULL) {
+    return Status::Ok();
+  }
+  Local m;
+  WALAPPLY_RETURN_IF_ERROR(FindRow(rs, MatchColumns(*rs.rel), OldTuple(c), true, &m));
+  *matches = m.found && m.tableoid == local.tableoid && m.ctid == local.ctid;
+  return Status::Ok();
+}
+
+Status PgSink::ApplyUpdate(const TxnCtx& t, const RelState& rs, const model::Change& c) {
+  const model::Relation& rel = *rs.rel;
+  const model::Tuple& nw = NewTuple(c);
+  // The row to look for: the old key where one was sent, else the new one.
+  model::Tuple merged;
+  const model::Tuple* keyrow = &nw;
+  bool key_changed = false;
+  if (HasOldTuple(c)) {
+    const model::Tuple& old = OldTuple(c);
+    merged = nw;
+    for (int i = 0; i < old.values_size() && i < merged.values_size(); i++) {
+      if (!Absent(old, i)) *merged.mutable_values(i) = old.values(i);
+    }
+    keyrow = &merged;
+    for (int k : rs.key) {
+      if (!Absent(old, k) && !Absent(nw, k) &&
+          old.values(k).SerializeAsString() != nw.values(k).SerializeAsString()) {
+        key_changed = true;
+      }
+    }
+  }
+
+  // Fast path: the row was last written by this source (or this
+  // transaction), the key stays and there is no other unique key to take.
+  if (!rs.full_match && !key_changed && rs.uniques.empty()) {
+    Params params;
+    std::string set, cond;
+    for (size_t i = 0; i < rel.columns.size(); i++) {
+      if (Absent(nw, static_cast<int>(i))) continue;
+      params.push_back(ParamText(nw.values(static_cast<int>(i))));
+      set += fmt::format("{}{} = {}", set.empty() ? "" : ", ", Ident(rel.columns[i].name),
+                         Placeholder(static_cast<int>(params.size()), rel.columns[i]));
+    }
+    if (!set.empty() && KeyCond(rel, rs.key, *keyrow, &params, &cond)) {
+      PgResult res;
+      WALAPPLY_RETURN_IF_ERROR(conn_.ExecPrepared(
+          fmt::format("UPDATE {} t SET {} WHERE {} AND {}", rs.qualified, set, cond,
+                      SameOriginCond(origin_id_)),
+          params, &res));
+      if (AffectedOne(res)) return Status::Ok();
+    }
+  }
+
+  stats_.slow_path++;
+  Local local;
+  if (rs.full_match) {
+    WALAPPLY_RETURN_IF_ERROR(FindRow(rs, MatchColumns(rel), *keyrow, true, &local));
+  } else {
+    WALAPPLY_RETURN_IF_ERROR(FindRow(rs, rs.key, *keyrow, false, &local));
+  }
+  if (!local.found) {
+    Local tomb;
+    WALAPPLY_RETURN_IF_ERROR(FindTombstone(rs, *keyrow, &tomb));
+    ConflictType type = tomb.found ? ConflictType::kUpdateDeleted : ConflictType::kUpdateMissing;
+    bool apply = false;
+    WALAPPLY_RETURN_IF_ERROR(ResolveAll(t, rs, {{type, tomb}}, &nw,
+                                        !HasUnchangedToast(nw), &apply));
+    if (!apply) return Status::Ok();
+    if (tomb.found) WALAPPLY_RETURN_IF_ERROR(DropTombstone(rs, *keyrow));
+    return ApplyInsert(t, rs, nw, true);
+  }
+  ConflictList conflicts;
+  if (!local.own && !(local.origin_known && local.roident == origin_id_)) {
+    bool matches = false;
+    WALAPPLY_RETURN_IF_ERROR(MatchesOld(rs, local, c, &matches));
+    if (!matches) conflicts.emplace_back(ConflictType::kUpdateOriginDiffers, local);
+  }
+  std::vector<Local> others;
+  WALAPPLY_RETURN_IF_ERROR(FindUniqueConflicts(rs, nw, local, &others));
+  if (key_changed) {
+    Local taken;
+    WALAPPLY_RETURN_IF_ERROR(FindRow(rs, rs.key, nw, false, &taken));
+    if (taken.found && !(taken.tableoid == local.tableoid && taken.ctid == local.ctid)) {
+      others.push_back(taken);
+    }
+  }
+  for (const Local& o : others) conflicts.emplace_back(ConflictType::kUpdateExists, o);
+  bool apply = true;
+  if (!conflicts.empty()) {
+    WALAPPLY_RETURN_IF_ERROR(ResolveAll(t, rs, conflicts, &nw, true, &apply));
+  }
+  if (!apply) return Status::Ok();
+  for (const Local& o : others) WALAPPLY_RETURN_IF_ERROR(DeleteRow(rs, o));
+  return UpdateRow(rs, local, nw);
+}
+
+Status PgSink::ApplyDelete(const TxnCtx& t, const RelState& rs, const model::Change& c) {
+  const model::Relation& rel = *rs.rel;
+  if (!HasOldTuple(c)) {
+    return Status::Fatal(fmt::format(
+        "a delete on table {} came without the old row's key", rs.display));
+  }
+  const model::Tuple& old = OldTuple(c);
+  if (!rs.full_match) {
+    Params params;
+    std::string cond;
+    if (KeyCond(rel, rs.key, old, &params, &cond)) {
+      PgResult res;
+      WALAPPLY_RETURN_IF_ERROR(conn_.ExecPrepared(
+          fmt::format("DELETE FROM {} t WHERE {} AND {}", rs.qualified, cond,
+                      SameOriginCond(origin_id_)),
+          params, &res));
+      if (AffectedOne(res)) return Status::Ok();
+    }
+  }
+
+  stats_.slow_path++;
+  Local local;
+  if (rs.full_match) {
+    WALAPPLY_RETURN_IF_ERROR(FindRow(rs, MatchColumns(rel), old, true, &local));
+  } else {
+    WALAPPLY_RETURN_IF_ERROR(FindRow(rs, rs.key, old, false, &local));
+  }
+  if (!local.found) {
+    Local tomb;
+    WALAPPLY_RETURN_IF_ERROR(FindTombstone(rs, old, &tomb));
+    bool apply = false;
+    WALAPPLY_RETURN_IF_ERROR(
+        ResolveAll(t, rs, {{ConflictType::kDeleteMissing, tomb}}, &old, false, &apply));
+    // Remember the newer delete, so that an older update arriving later from
+    // a third node does not bring the row back.
+    if (!tomb.found || RemoteWins(Policy::kLastUpdateWins, tomb.version, t.remote)) {
+      WALAPPLY_RETURN_IF_ERROR(TouchTombstone(rs, old));
+    }
+    return Status::Ok();
+  }
+  if (!local.own && !(local.origin_known && local.roident == origin_id_)) {
+    bool matches = false;
+    WALAPPLY_RETURN_IF_ERROR(MatchesOld(rs, local, c, &matches));
+    if (!matches) {
+      bool apply = false;
+      WALAPPLY_RETURN_IF_ERROR(ResolveAll(
+          t, rs, {{ConflictType::kDeleteOriginDiffers, local}}, &old, true, &apply));
+      if (!apply) return Status::Ok();
+    }
+  }
+  return DeleteRow(rs, local);
+}
+
+Status PgSink::ApplyMessage(const model::Change& message) {
+  // Logical messages have no table to go to on a peer.
+  return Status::Ok();
+}
+
+Status PgSink::Flush() {
+  if (!unflushed_) return Status::Ok();
+  if (!conn_.connected()) {
+    // Connect() reads (and flushes) the origin's progress.
+    WALAPPLY_RETURN_IF_ERROR(Connect());
+  } else {
+    PgResult res;
+    WALAPPLY_RETURN_IF_ERROR(conn_.ExecPrepared(
+        "SELECT coalesce(pg_replication_origin_progress($1, true), '0/0')::text",
+        {config_.OriginName()}, &res));
+    auto lsn = Lsn::Parse(PQgetvalue(res.get(), 0, 0));
+    if (lsn && *lsn > durable_end_) durable_end_ = *lsn;
+  }
+  if (durable_end_ >= applied_end_) unflushed_ = false;
+  return Status::Ok();
+}
+
+Status PgSink::Close() {
+  Status st = conn_.connected() ? Flush() : Status::Ok();
+  spdlog::info("target {}: {} transactions, {} changes, {} on the slow path, {} conflicts",
+               name_, stats_.transactions, stats_.changes, stats_.slow_path,
+               stats_.conflicts);
+  conn_.Disconnect();
+  return st;
+}
+
+
+}  // namespace walapply::sink::postgres

@@ -1,0 +1,174 @@
+// pg_sink.h
+//    The peer-master target: applies transactions to a PostgreSQL database
+//    with conflict detection and resolution.
+//
+// Copyright (c) 2026, the wal2proto authors. PostgreSQL License.
+//
+// One PgSink is one directed link SOURCE -> NODE.  Its session is set up
+// with the replication origin wal2proto_SOURCE (created when missing), and
+// every source transaction becomes one target transaction that starts with
+// pg_replication_origin_xact_setup(end LSN, commit time): the origin's
+// progress commits atomically with the data, the rows keep the source's
+// commit time and origin (track_commit_timestamp), and the node's own
+// wal2proto plugin, read with origin=none, never sends them on.  The
+// position recorded is the transaction's end LSN, as PostgreSQL's own apply
+// worker does, so it is both the last commit held and the position to
+// confirm.  Commits are asynchronous (synchronous_commit off); Flush() asks
+// pg_replication_origin_progress(origin, true), which flushes the WAL up to
+// the recorded position, and only that position is reported as durable.
+//
+// Every change first takes a fast path: one statement that applies it only
+// when no conflict is possible (the local row was last written by the same
+// source, or by this very transaction; an insert meets no unique key and no
+// tombstone).  When that statement touches no row, the slow path reads the
+// local version of the row (FOR UPDATE) with its commit time and origin
+// (pg_xact_commit_timestamp_origin(xmin)), or the tombstone of a deleted
+// row, names the conflict, resolves it by the table's policy
+// (resolution.h), writes a row to wal2proto.conflicts in the same
+// transaction and applies or skips the change.
+//
+// Tombstones: an AFTER DELETE trigger (enabled ALWAYS, so it also fires in
+// the apply session, which runs with session_replication_role = replica)
+// upserts (relation, key) into wal2proto.tombstones; the tombstone row's
+// xmin is the deleting transaction, so its commit time and origin are the
+// delete's.  Keys are jsonb objects {column: to_jsonb(value)}, built the
+// same way by the trigger and by the sink (both in time zone UTC).
+//
+// Changes to relations of schema wal2proto are never applied: those are the
+// node's own bookkeeping.
+//
+// Not thread-safe.
+
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "sink/postgres/pg_conn.h"
+#include "sink/postgres/pg_target.h"
+#include "sink/postgres/resolution.h"
+#include "sink/sink.h"
+
+namespace walapply::sink::postgres {
+
+struct PgSinkStats {
+  uint64_t transactions = 0;
+  uint64_t changes = 0;
+  uint64_t slow_path = 0;
+  uint64_t conflicts = 0;  // in committed transactions
+};
+
+class PgSink : public Sink {
+ public:
+  PgSink(std::string name, TargetConfig config);
+  ~PgSink() override;
+  PgSink(const PgSink&) = delete;
+  PgSink& operator=(const PgSink&) = delete;
+
+  const std::string& name() const override { return name_; }
+  Status Open() override;
+  model::Lsn HeldCommitLsn() const override { return applied_end_; }
+  model::Lsn HeldMessageLsn() const override { return model::Lsn(); }
+  Status Apply(const txn::Transaction& txn) override;
+  Status ApplyMessage(const model::Change& message) override;
+  Status Flush() override;
+  bool HasUnflushed() const override { return unflushed_; }
+  model::Lsn DurableEndLsn() const override { return durable_end_; }
+  Status Close() override;
+
+  const PgSinkStats& stats() const { return stats_; }
+
+ private:
+  // What the sink knows about one version of a source relation on the
+  // target.
+  struct RelState {
+    model::RelationPtr rel;
+    std::string qualified;        // "schema"."table"
+    std::string display;          // schema.table
+    uint32_t local_oid = 0;
+    bool skip = false;            // schema wal2proto
+    bool full_match = false;      // no key: rows are found by every column
+    std::vector<int> key;         // column indexes of the key
+    std::vector<std::vector<int>> uniques;  // other unique keys
+    std::vector<std::string> unique_names;
+    Policy policy = Policy::kLastUpdateWins;
+  };
+
+  // The local version of a row: a live row or a tombstone.
+  struct Local {
+    bool found = false;
+    std::string tableoid, ctid;
+    std::string row_json;
+    Version version;
+    bool origin_known = false;
+    uint32_t roident = 0;
+    bool own = false;  // written earlier in the current transaction
+  };
+
+  struct TxnCtx {
+    const model::TxnInfo* info;
+    Version remote;
+  };
+
+  Status Connect();
+  Status Setup();
+  Status ApplyOnce(const txn::Transaction& txn);
+  Status ApplyChange(const TxnCtx& t, const model::Change& change);
+  Result<RelState*> State(const model::RelationPtr& rel);
+
+  // via_update: the row of an update whose target row is missing, already
+  // resolved against its tombstone.
+  Status ApplyInsert(const TxnCtx& t, const RelState& rs, const model::Tuple& row,
+                     bool via_update);
+  Status ApplyUpdate(const TxnCtx& t, const RelState& rs, const model::Change& c);
+  Status ApplyDelete(const TxnCtx& t, const RelState& rs, const model::Change& c);
+  Status ApplyTruncate(const model::Change& c);
+
+  // Looks up the row whose columns `cols` equal `row`'s values (FOR UPDATE).
+  Status FindRow(const RelState& rs, const std::vector<int>& cols,
+                 const model::Tuple& row, bool null_safe, Local* out);
+  Status FindTombstone(const RelState& rs, const model::Tuple& key_row, Local* out);
+  Status TouchTombstone(const RelState& rs, const model::Tuple& key_row);
+  Status DropTombstone(const RelState& rs, const model::Tuple& key_row);
+  // Rows other than `except` holding one of `row`'s other unique keys.
+  Status FindUniqueConflicts(const RelState& rs, const model::Tuple& row,
+                             const Local& except, std::vector<Local>* out);
+  // True when the change's old row (REPLICA IDENTITY FULL) equals the local
+  // row: the source changed the very version held here, so a different
+  // origin is no conflict.
+  Status MatchesOld(const RelState& rs, const Local& local, const model::Change& c,
+                    bool* matches);
+  Status DeleteRow(const RelState& rs, const Local& row);
+  Status UpdateRow(const RelState& rs, const Local& row, const model::Tuple& values);
+
+  using ConflictList = std::vector<std::pair<ConflictType, Local>>;
+  // Resolves the conflicts of one change at once: *apply says whether the
+  // remote change is applied, which it is only if it beats every local
+  // version it meets (and can_apply).  Every conflict is logged with the
+  // outcome.  With policy error, returns the fatal Status that stops the
+  // link before the transaction.
+  Status ResolveAll(const TxnCtx& t, const RelState& rs, const ConflictList& conflicts,
+                    const model::Tuple* remote_row, bool can_apply, bool* apply);
+  Status LogConflict(const TxnCtx& t, const RelState& rs, ConflictType type,
+                     const char* resolution, const Local& local,
+                     const model::Tuple* remote_row);
+  Result<std::string> OriginNode(uint32_t roident);
+  void ReadLocal(PGresult* res, int row, int first_col, Local* out);
+
+  std::string name_;
+  TargetConfig config_;
+  PgConn conn_;
+  uint32_t origin_id_ = 0;
+  model::Lsn applied_end_;
+  model::Lsn durable_end_;
+  bool unflushed_ = false;
+  std::map<const model::Relation*, RelState> relations_;
+  std::unordered_map<uint32_t, std::string> origin_nodes_;  // roident -> node
+  PgSinkStats stats_;
+  uint64_t txn_conflicts_ = 0;  // logged by the transaction being applied
+};
+
+}  // namespace walapply::sink::postgres
