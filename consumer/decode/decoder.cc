@@ -6,6 +6,7 @@
 #include "decode/decoder.h"
 
 #include <fmt/format.h>
+#include <google/protobuf/arena.h>
 
 namespace walapply::decode {
 
@@ -141,18 +142,26 @@ model::RelationPtr Decoder::FindRelation(RelId id) const {
 
 Status Decoder::Decode(std::string_view bytes, Lsn lsn,
                        std::vector<Event>* out) {
-  batch_.Clear();
-  if (!batch_.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+  // The changes of this write point into the batch; the arena goes away
+  // with the last of them.
+  google::protobuf::ArenaOptions arena_options;
+  arena_options.start_block_size = 4096;
+  arena_options.max_block_size = 1 << 20;
+  auto arena = std::make_shared<google::protobuf::Arena>(arena_options);
+  pb::Batch* batch = google::protobuf::Arena::CreateMessage<pb::Batch>(arena.get());
+  storage_ = arena;
+  if (!batch->ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
     return Status::Fatal(fmt::format(
         "write at LSN {} is not a wal2proto.v1.Batch ({} bytes)",
         lsn.ToString(), bytes.size()));
   }
-  if (batch_.messages_size() == 0) {
+  if (batch->messages_size() == 0) {
     return Corrupt(lsn, "batch", "no messages");
   }
-  for (pb::Message& msg : *batch_.mutable_messages()) {
+  for (pb::Message& msg : *batch->mutable_messages()) {
     WALAPPLY_RETURN_IF_ERROR(DecodeMessage(&msg, lsn, out));
   }
+  storage_.reset();
   return Status::Ok();
 }
 
@@ -239,7 +248,8 @@ Status Decoder::DecodeMessage(pb::Message* msg, Lsn lsn,
       WALAPPLY_RETURN_IF_ERROR(CheckTuple(m->new_tuple(), *rel, kind, "new", lsn));
       ch.xid = Xid(m->xid());
       ch.relations.push_back(std::move(rel));
-      ch.new_tuple.Swap(m->mutable_new_tuple());
+      ch.new_tuple = &m->new_tuple();
+      ch.storage = storage_;
       out->emplace_back(std::move(ch));
       return Status::Ok();
     }
@@ -255,12 +265,12 @@ Status Decoder::DecodeMessage(pb::Message* msg, Lsn lsn,
       if (m->has_old_tuple()) {
         WALAPPLY_RETURN_IF_ERROR(
             CheckTuple(m->old_tuple(), *rel, kind, "old", lsn));
-        ch.has_old_tuple = true;
-        ch.old_tuple.Swap(m->mutable_old_tuple());
+        ch.old_tuple = &m->old_tuple();
       }
       ch.xid = Xid(m->xid());
       ch.relations.push_back(std::move(rel));
-      ch.new_tuple.Swap(m->mutable_new_tuple());
+      ch.new_tuple = &m->new_tuple();
+      ch.storage = storage_;
       out->emplace_back(std::move(ch));
       return Status::Ok();
     }
@@ -274,8 +284,8 @@ Status Decoder::DecodeMessage(pb::Message* msg, Lsn lsn,
       if (m->has_old_tuple()) {
         WALAPPLY_RETURN_IF_ERROR(
             CheckTuple(m->old_tuple(), *rel, kind, "old", lsn));
-        ch.has_old_tuple = true;
-        ch.old_tuple.Swap(m->mutable_old_tuple());
+        ch.old_tuple = &m->old_tuple();
+        ch.storage = storage_;
       }
       ch.xid = Xid(m->xid());
       ch.relations.push_back(std::move(rel));

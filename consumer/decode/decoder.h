@@ -15,6 +15,7 @@
 
 #pragma once
 
+#include <memory>
 #include <string_view>
 #include <unordered_map>
 #include <variant>
@@ -61,7 +62,9 @@ class Decoder {
                     const char* which, model::Lsn lsn) const;
 
   std::unordered_map<model::RelId, model::RelationPtr> relations_;
-  wal2proto::v1::Batch batch_;  // reused between calls
+  // The arena of the batch being decoded, shared by its changes.
+  std::shared_ptr<const void> storage_;
+
 };
 
 }  // namespace walapply::decode

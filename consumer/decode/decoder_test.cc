@@ -42,7 +42,7 @@ TEST_CASE("decoder turns a transaction into events", "[decode]") {
   const Change& c = std::get<Change>(ev[1]);
   CHECK(c.kind == ChangeKind::kInsert);
   CHECK(c.relation().name == "t");
-  CHECK(c.new_tuple.values(1).text_value() == "a");
+  CHECK(c.new_tuple->values(1).text_value() == "a");
   auto& commit = std::get<walapply::model::CommitEvent>(ev[2]);
   CHECK(commit.end_lsn == Lsn(0x1030));
   CHECK(d.relation_count() == 1);

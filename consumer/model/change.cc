@@ -26,11 +26,12 @@ const char* ChangeKindName(ChangeKind kind) {
 size_t Change::ApproximateBytes() const {
   // The parsed form takes a few times the encoded size (a Value object per
   // column); an estimate is all the spill decision needs.
-  return sizeof(Change) +
-         2 * (old_tuple.ByteSizeLong() + new_tuple.ByteSizeLong()) +
-         48 * (old_tuple.values_size() + new_tuple.values_size()) +
-         prefix.capacity() + content.capacity() +
-         relations.capacity() * sizeof(RelationPtr);
+  size_t bytes = sizeof(Change) + prefix.capacity() + content.capacity() +
+                 relations.capacity() * sizeof(RelationPtr);
+  for (const Tuple* t : {old_tuple, new_tuple}) {
+    if (t) bytes += 2 * t->ByteSizeLong() + 48 * t->values_size();
+  }
+  return bytes;
 }
 
 }  // namespace walapply::model

@@ -5,8 +5,11 @@
 //
 // Values and tuples are the wire's own typed representation
 // (wal2proto.v1.Value / Tuple): the wire format already carries every value
-// typed and self-contained, so the model moves tuples out of the parsed
-// Batch instead of copying each value into a parallel hierarchy.  Relations
+// typed and self-contained, so a change points into the parsed Batch
+// instead of copying each value into a parallel hierarchy.  The Batch lives
+// on a protobuf arena that the change keeps alive (`storage`): parsing and
+// freeing a batch then costs a few large allocations instead of several per
+// value.  Relations
 // are immutable once built and shared: a change holds the Relation version
 // that was current when it was decoded, so a later schema change cannot
 // alter how an earlier buffered change is read.
@@ -61,9 +64,11 @@ struct Change {
   Xid xid;
   // Insert/update/delete: the relation; truncate: every truncated relation.
   std::vector<RelationPtr> relations;
-  bool has_old_tuple = false;
-  Tuple old_tuple;
-  Tuple new_tuple;
+  // Null when not sent (old) or not applicable (delete has no new tuple).
+  const Tuple* old_tuple = nullptr;
+  const Tuple* new_tuple = nullptr;
+  // Owns the memory old_tuple and new_tuple point into.
+  std::shared_ptr<const void> storage;
   // Truncate.
   bool cascade = false;
   bool restart_identity = false;
@@ -74,6 +79,7 @@ struct Change {
   Lsn message_lsn;
 
   const Relation& relation() const { return *relations.front(); }
+  bool has_old_tuple() const { return old_tuple != nullptr; }
   // Rough heap footprint, used to decide when to spill.
   size_t ApproximateBytes() const;
 };

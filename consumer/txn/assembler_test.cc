@@ -27,8 +27,8 @@ struct Harness {
             [this](Transaction& txn) {
               std::vector<int64_t> ids;
               Status st = txn.changes->ForEach([&](const Change& c) {
-                ids.push_back(c.new_tuple.values_size() ? c.new_tuple.values(0).int_value()
-                                                        : c.old_tuple.values(0).int_value());
+                ids.push_back(c.new_tuple ? c.new_tuple->values(0).int_value()
+                                          : c.old_tuple->values(0).int_value());
                 return Status::Ok();
               });
               REQUIRE(st.ok());

@@ -13,6 +13,7 @@
 #include <cstring>
 
 #include <fmt/format.h>
+#include <google/protobuf/arena.h>
 
 namespace walapply::txn {
 
@@ -116,7 +117,7 @@ Status ChangeBuffer::SpillOne(const model::Change& c) {
   rec.reserve(64 + c.content.size());
   rec.push_back(static_cast<char>(c.kind));
   PutU32(&rec, c.xid.value());
-  uint8_t flags = (c.has_old_tuple ? 1 : 0) | (c.cascade ? 2 : 0) |
+  uint8_t flags = (c.has_old_tuple() ? 1 : 0) | (c.cascade ? 2 : 0) |
                   (c.restart_identity ? 4 : 0) | (c.transactional ? 8 : 0);
   rec.push_back(static_cast<char>(flags));
   PutU64(&rec, c.message_lsn.value());
@@ -127,8 +128,8 @@ Status ChangeBuffer::SpillOne(const model::Change& c) {
     if (inserted) spilled_relations_.push_back(rel);
     PutU32(&rec, it->second);
   }
-  PutBytes(&rec, c.has_old_tuple ? c.old_tuple.SerializeAsString() : "");
-  PutBytes(&rec, c.new_tuple.SerializeAsString());
+  PutBytes(&rec, c.old_tuple ? c.old_tuple->SerializeAsString() : "");
+  PutBytes(&rec, c.new_tuple ? c.new_tuple->SerializeAsString() : "");
   PutBytes(&rec, c.prefix);
   PutBytes(&rec, c.content);
   PutU32(&write_buffer_, static_cast<uint32_t>(rec.size()));
@@ -154,6 +155,7 @@ Status ChangeBuffer::FlushWriteBuffer() {
 }
 
 Status ChangeBuffer::DecodeRecord(const char* p, size_t len,
+                                  google::protobuf::Arena* arena,
                                   model::Change* out) const {
   Reader r(p, len);
   uint8_t kind, flags;
@@ -166,7 +168,10 @@ Status ChangeBuffer::DecodeRecord(const char* p, size_t len,
   }
   out->kind = static_cast<model::ChangeKind>(kind);
   out->xid = model::Xid(xid);
-  out->has_old_tuple = flags & 1;
+  bool has_old = flags & 1;
+  bool has_new = kind != static_cast<uint8_t>(model::ChangeKind::kDelete) &&
+                 kind != static_cast<uint8_t>(model::ChangeKind::kTruncate) &&
+                 kind != static_cast<uint8_t>(model::ChangeKind::kMessage);
   out->cascade = flags & 2;
   out->restart_identity = flags & 4;
   out->transactional = flags & 8;
@@ -179,8 +184,19 @@ Status ChangeBuffer::DecodeRecord(const char* p, size_t len,
   }
   const char* d;
   uint32_t n;
-  if (!r.Bytes(&d, &n) || !out->old_tuple.ParseFromArray(d, n)) return corrupt();
-  if (!r.Bytes(&d, &n) || !out->new_tuple.ParseFromArray(d, n)) return corrupt();
+  out->old_tuple = out->new_tuple = nullptr;
+  if (!r.Bytes(&d, &n)) return corrupt();
+  if (has_old) {
+    auto* t = google::protobuf::Arena::CreateMessage<model::Tuple>(arena);
+    if (!t->ParseFromArray(d, n)) return corrupt();
+    out->old_tuple = t;
+  }
+  if (!r.Bytes(&d, &n)) return corrupt();
+  if (has_new) {
+    auto* t = google::protobuf::Arena::CreateMessage<model::Tuple>(arena);
+    if (!t->ParseFromArray(d, n)) return corrupt();
+    out->new_tuple = t;
+  }
   if (!r.Bytes(&d, &n)) return corrupt();
   out->prefix.assign(d, n);
   if (!r.Bytes(&d, &n)) return corrupt();
@@ -202,6 +218,10 @@ Status ChangeBuffer::ForEach(
   uint64_t file_off = 0;
   size_t pos = 0;
   model::Change change;
+  // Tuples read back live on an arena that is replaced every few thousand
+  // records (a change handed to fn keeps its own arena alive).
+  std::shared_ptr<google::protobuf::Arena> arena;
+  size_t on_arena = 0;
   while (true) {
     // Make sure buf[pos..] holds a whole record, reading more as needed.
     size_t have = buf.size() - pos;
@@ -235,7 +255,13 @@ Status ChangeBuffer::ForEach(
       if (n == 0) return Status::Fatal("truncated spill file");
       continue;
     }
-    WALAPPLY_RETURN_IF_ERROR(DecodeRecord(buf.data() + pos + 4, need - 4, &change));
+    if (!arena || ++on_arena >= 4096) {
+      arena = std::make_shared<google::protobuf::Arena>();
+      on_arena = 0;
+    }
+    change.storage = arena;
+    WALAPPLY_RETURN_IF_ERROR(
+        DecodeRecord(buf.data() + pos + 4, need - 4, arena.get(), &change));
     pos += need;
     if (!aborted_.empty() && aborted_.count(change.xid)) continue;
     WALAPPLY_RETURN_IF_ERROR(fn(change));

@@ -31,6 +31,8 @@
 #include <unordered_set>
 #include <vector>
 
+#include <google/protobuf/arena.h>
+
 #include "model/change.h"
 #include "model/status.h"
 
@@ -63,7 +65,8 @@ class ChangeBuffer {
  private:
   Status SpillOne(const model::Change& change);
   Status FlushWriteBuffer();
-  Status DecodeRecord(const char* p, size_t len, model::Change* out) const;
+  Status DecodeRecord(const char* p, size_t len, google::protobuf::Arena* arena,
+                      model::Change* out) const;
 
   BufferOptions options_;
   std::vector<model::Change> memory_;

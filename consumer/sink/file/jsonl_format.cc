@@ -179,19 +179,19 @@ class JsonlFormat : public Format {
         out->append("{\"kind\":\"insert\",");
         AppendRelationFields(c.relation(), out);
         out->append(",\"new\":");
-        AppendRow(c.relation(), c.new_tuple, out, nullptr);
+        AppendRow(c.relation(), *c.new_tuple, out, nullptr);
         out->append("}\n");
         return;
       case model::ChangeKind::kUpdate: {
         out->append("{\"kind\":\"update\",");
         AppendRelationFields(c.relation(), out);
-        if (c.has_old_tuple) {
+        if (c.has_old_tuple()) {
           out->append(",\"old\":");
-          AppendRow(c.relation(), c.old_tuple, out, nullptr);
+          AppendRow(c.relation(), *c.old_tuple, out, nullptr);
         }
         out->append(",\"new\":");
         std::vector<const std::string*> toast;
-        AppendRow(c.relation(), c.new_tuple, out, &toast);
+        AppendRow(c.relation(), *c.new_tuple, out, &toast);
         if (!toast.empty()) {
           out->append(",\"unchanged_toast\":[");
           for (size_t i = 0; i < toast.size(); i++) {
@@ -206,9 +206,9 @@ class JsonlFormat : public Format {
       case model::ChangeKind::kDelete:
         out->append("{\"kind\":\"delete\",");
         AppendRelationFields(c.relation(), out);
-        if (c.has_old_tuple) {
+        if (c.has_old_tuple()) {
           out->append(",\"old\":");
-          AppendRow(c.relation(), c.old_tuple, out, nullptr);
+          AppendRow(c.relation(), *c.old_tuple, out, nullptr);
         }
         out->append("}\n");
         return;

@@ -203,9 +203,9 @@ class SqlFormat : public Format {
       AppendQuotedIdentifier(rel.columns[i].name, out);
     }
     out->append(") VALUES (");
-    for (int i = 0; i < c.new_tuple.values_size(); i++) {
+    for (int i = 0; i < c.new_tuple->values_size(); i++) {
       if (i) out->append(", ");
-      AppendLiteral(c.new_tuple.values(i), out);
+      AppendLiteral(c.new_tuple->values(i), out);
     }
     out->append(");\n");
   }
@@ -215,7 +215,7 @@ class SqlFormat : public Format {
   static bool AppendWhere(const Change& c, std::string* out) {
     const Relation& rel = c.relation();
     bool full = rel.replica_identity == pb::REPLICA_IDENTITY_FULL;
-    const model::Tuple* key = c.has_old_tuple ? &c.old_tuple : nullptr;
+    const model::Tuple* key = c.old_tuple;
     std::string conds;
     for (size_t i = 0; i < rel.columns.size(); i++) {
       const Column& col = rel.columns[i];
@@ -226,7 +226,7 @@ class SqlFormat : public Format {
         if (!full && !col.identity) continue;
       } else {
         if (!col.identity || full) continue;
-        v = &c.new_tuple.values(static_cast<int>(i));
+        v = &c.new_tuple->values(static_cast<int>(i));
         if (IsMarker(*v)) continue;
       }
       if (!conds.empty()) conds.append(" AND ");
@@ -269,7 +269,7 @@ class SqlFormat : public Format {
     stmt.append(" SET ");
     bool any = false;
     for (size_t i = 0; i < rel.columns.size(); i++) {
-      const model::Value& v = c.new_tuple.values(static_cast<int>(i));
+      const model::Value& v = c.new_tuple->values(static_cast<int>(i));
       if (IsMarker(v) && !IsNull(v)) continue;  // unchanged TOAST: keep
       if (any) stmt.append(", ");
       any = true;
@@ -288,7 +288,7 @@ class SqlFormat : public Format {
   void AppendDelete(const Change& c, std::string* out) {
     std::string stmt = "DELETE FROM ";
     AppendTable(c.relation(), &stmt);
-    if (!c.has_old_tuple || !AppendWhere(c, &stmt)) {
+    if (!c.has_old_tuple() || !AppendWhere(c, &stmt)) {
       AppendUnreplayable(c, out);
       return;
     }
