@@ -50,7 +50,7 @@ grep -q '"prefix":"tx"' "$JSONL" || fail "the transactional message is missing"
 grep -q '^-- wal2proto cannot replay' "$SQL" && fail "a change was written as unreplayable"
 grep -q "gid='g1'" "$SQL" || fail "the two-phase transaction g1 is missing"
 grep -q "rolled back" "$SQL" && fail "the rolled-back prepared transaction was written"
-grep -q "'aborted'" "$SQL" && fail "the rolled-back subtransaction was written"
+grep -q "'aborted" "$SQL" && fail "a rolled-back subtransaction was written"
 grep -q "'gone'" "$SQL" && fail "the aborted streamed transaction was written"
 
 e2e_replay "$SQL" replay

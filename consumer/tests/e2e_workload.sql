@@ -69,12 +69,14 @@ INSERT INTO simple VALUES (1, E'after\ntruncate', 1, true, 0.1, '{"deep": {"a": 
   (2, 'two', -0.0001, false, 1e-10, '[]');
 INSERT INTO no_pk VALUES (9, 'after truncate');
 
--- A transaction large enough to be streamed, with a released
--- subtransaction.  (A rolled-back subtransaction inside a streamed
--- transaction is left out until the plugin tags streamed changes with
--- their subtransaction's xid; the unit tests cover the consumer's side.)
+-- A transaction large enough to be streamed, with a rolled-back and a
+-- released subtransaction.
 BEGIN;
 INSERT INTO big SELECT g, repeat('x', 100) FROM generate_series(1, 20000) g;
+SAVEPOINT s1;
+INSERT INTO big SELECT g, 'aborted' FROM generate_series(20001, 25000) g;
+UPDATE big SET v = 'aborted too' WHERE id <= 100;
+ROLLBACK TO s1;
 SAVEPOINT s2;
 UPDATE big SET v = 'kept' WHERE id <= 5000;
 RELEASE s2;
