@@ -5,12 +5,15 @@
 #    first rendered as JSON by wal2proto.to_json() and then one write as
 #    protoc decodes the raw bytes.
 #
-#    Usage: sudo scripts/demo.sh [--keep] [--port PORT] [--no-build]
+#    Usage: sudo scripts/demo.sh [--keep] [--port PORT] [--no-build] [--walapply]
 #
 #      --keep       leave the cluster running (its connection string and
 #                   stop command are printed)
 #      --port PORT  port on 127.0.0.1 (default 55420)
 #      --no-build   skip installing dependencies and building
+#      --walapply   also build walapply (the C++ consumer, in build/) and let
+#                   it consume the slot over the replication protocol into
+#                   an SQL file and a JSON Lines file
 #
 #    Each step is a function below; add steps by adding functions to main.
 
@@ -23,10 +26,13 @@ source "$repo/scripts/pgcluster.sh"
 port=55420
 keep=false
 build=true
+walapply=false
+build_dir=${BUILD_DIR:-$repo/build}
 while [ $# -gt 0 ]; do
 	case "$1" in
 		--keep) keep=true ;;
 		--no-build) build=false ;;
+		--walapply) walapply=true ;;
 		--port)
 			port=${2:?--port needs a value}
 			shift
@@ -128,6 +134,28 @@ consume()
 	                FROM pg_logical_slot_get_binary_changes('demo', NULL, NULL)"
 }
 
+# walapply streams the slot (START_REPLICATION) up to the current end of
+# WAL into two file targets, confirming what they made durable.
+run_walapply()
+{
+	local bin=$build_dir/consumer/walapply out end
+	say "building walapply, the C++ consumer, in $build_dir"
+	cmake -S "$repo" -B "$build_dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	cmake --build "$build_dir" -j"$(nproc 2>/dev/null || echo 2)" --target walapply
+
+	out=$(mktemp -d)
+	end=$(pgcluster_psql -At -c "SELECT pg_current_wal_lsn()")
+	say "walapply: streaming slot demo up to $end into files"
+	"$bin" -d "$PGCLUSTER_CONNSTR" -S demo --start --endpos "$end" --no-loop \
+		--target "file:$out/changes.sql" --target "file:$out/changes.jsonl"
+	say "$out/changes.sql (replayable with psql)"
+	cat "$out/changes.sql"
+	say "$out/changes.jsonl"
+	cat "$out/changes.jsonl"
+	demo_psql -c "SELECT slot_name, confirmed_flush_lsn FROM pg_replication_slots"
+	rm -rf "$out"
+}
+
 finish()
 {
 	if $keep; then
@@ -148,7 +176,11 @@ main()
 	make_changes
 	show_json
 	show_protoc
-	consume
+	if $walapply; then
+		run_walapply
+	else
+		consume
+	fi
 	finish
 }
 
