@@ -108,6 +108,16 @@ grep -q "after rotation" "$E2E_WORK/r.sql" || fail "SIGHUP did not reopen the fi
 head -n 1 "$E2E_WORK/r.sql" | grep -q '^-- wal2proto change stream' || fail "the reopened file has no header"
 echo "e2e: SIGHUP rotation and SIGTERM OK"
 
+# A temporary slot lives as long as its connection: create it, stream
+# through it to --endpos, and it is gone afterwards.
+e2e_psql -c "INSERT INTO t VALUES (7, 'temporary')"
+endpos=$(e2e_wal_lsn)
+"$WALAPPLY" -d "$CONN" -S tmp1 --create-slot --temporary-slot --start -E "$endpos" \
+	--target "file:$E2E_WORK/tmp.sql"
+[ "$(e2e_psql -c "SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'tmp1'")" = 0 ] ||
+	fail "the temporary slot outlived walapply"
+python3 "$E2E_HERE/file_check.py" once "$E2E_WORK/tmp.sql"
+
 # A slot dropped and recreated behind the file's back is refused.
 "$WALAPPLY" -d "$CONN" -S s2 --drop-slot
 "$WALAPPLY" -d "$CONN" -S s2 --create-slot

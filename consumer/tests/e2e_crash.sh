@@ -84,7 +84,8 @@ while [ $kills -lt 10 ]; do
 		# It stopped by itself: only acceptable when the source was down
 		# at its start.
 		wait "$WPID" 2>/dev/null || true
-		tail -n 1 "$E2E_WORK/walapply.log" | grep -q -e 'could not connect' -e 'starting up' -e 'shutting down' ||
+		tail -n 1 "$E2E_WORK/walapply.log" | grep -q -e 'could not connect' -e 'starting up' \
+			-e 'shutting down' -e 'not yet accepting' -e 'recovery mode' ||
 			fail "walapply stopped by itself: $(tail -n 1 "$E2E_WORK/walapply.log")"
 		sleep 0.5
 	fi

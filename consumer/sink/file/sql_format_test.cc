@@ -206,3 +206,37 @@ TEST_CASE("record ends parse back", "[sink]") {
   REQUIRE(r.has_value());
   CHECK(r->end_lsn == Lsn(0x1260));
 }
+
+TEST_CASE("JSON Lines values are typed and lossless", "[sink]") {
+  walapply::decode::Decoder d;
+  std::vector<walapply::decode::Event> ev;
+  std::vector<t::ColSpec> cols = {{"i", 20, "bigint", true}, {"f", 701, "double precision", false},
+                                  {"n", 1700, "numeric", false}, {"jb", 3802, "jsonb", false},
+                                  {"js", 114, "json", false}, {"a", 1007, "integer[]", false},
+                                  {"s", 25, "text", false}, {"z", 25, "text", false}};
+  t::pb::Value f;
+  f.set_float8_value(std::nan(""));
+  t::pb::Value n;
+  n.set_numeric_value("-12.3400");
+  t::pb::Value jb;
+  jb.set_json_value("{\"k\": [1, null]}");
+  t::pb::Value js;
+  js.set_json_value("{ \"a\" :\n1 }");
+  t::pb::Value a;
+  a.mutable_array_value()->set_element_type_oid(23);
+  a.mutable_array_value()->add_dimensions(2);
+  a.mutable_array_value()->add_lower_bounds(1);
+  *a.mutable_array_value()->add_elements() = t::Int(1);
+  *a.mutable_array_value()->add_elements() = t::Null();
+  REQUIRE(d.Decode(t::Serialize({t::Relation(9, "public", "j", t::pb::REPLICA_IDENTITY_DEFAULT, cols),
+                                 t::Insert(9, {t::Int(-9223372036854775807LL), f, n, jb, js, a,
+                                               t::Text("q\"\\\n\x01"), t::Null()})}),
+                   Lsn(1), &ev).ok());
+  auto fmt = f::MakeJsonlFormat();
+  std::string out;
+  fmt->AppendChange(std::get<Change>(ev[0]), &out);
+  CHECK(out ==
+        "{\"kind\":\"insert\",\"schema\":\"public\",\"table\":\"j\",\"new\":{"
+        "\"i\":-9223372036854775807,\"f\":\"NaN\",\"n\":\"-12.3400\",\"jb\":{\"k\": [1, null]},"
+        "\"js\":\"{ \\\"a\\\" :\\n1 }\",\"a\":[1,null],\"s\":\"q\\\"\\\\\\n\\u0001\",\"z\":null}}\n");
+}
