@@ -14,7 +14,7 @@ source "$(dirname "$0")/e2e_lib.sh"
 source "$(dirname "$0")/e2e_mongo_lib.sh"
 
 e2e_start 55460
-mongo_start 55470 public walapply renamed
+mongo_start 55470 public walapply renamed absent
 
 e2e_psql <<'SQL'
 CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy');
@@ -39,6 +39,17 @@ tables:
   public.moved:
     database: renamed
     collection: elsewhere
+YAML
+cat >"$E2E_WORK/absent.yaml" <<'YAML'
+progress_key: mtypes-absent
+nulls: absent
+tables:
+  public.types: {database: absent}
+  public.comp: {database: absent}
+  public.toast: {database: absent}
+  public.full_nokey: {database: absent}
+  public.trunc: {database: absent}
+  public.moved: {database: absent}
 YAML
 "$WALAPPLY" -d "$CONN" -S mtypes --create-slot
 
@@ -113,11 +124,15 @@ UPDATE moved SET v = 'still elsewhere';
 SQL
 
 END=$(e2e_wal_lsn)
+# Two MongoDB targets at once: NULLs as null, and NULLs as absent fields
+# (every table mapped to database "absent" by its config file).
 "$WALAPPLY" -d "$CONN" -S mtypes --start -E "$END" -s 1 -v \
-	--target "${MURI}?slot=mtypes&config=$E2E_WORK/mongo.yaml" 2>"$E2E_WORK/walapply.log" ||
+	--target "${MURI}?slot=mtypes&config=$E2E_WORK/mongo.yaml" \
+	--target "${MURI}?config=$E2E_WORK/absent.yaml" 2>"$E2E_WORK/walapply.log" ||
 	{ cat "$E2E_WORK/walapply.log" >&2; fail "walapply failed"; }
 
 mongo_compare --database public --exclude moved
+mongo_compare --database absent --nulls absent
 # moved went to renamed.elsewhere, not to public.moved.
 mongo_eval '
 d = client.renamed.elsewhere.find_one({"_id": 1})
