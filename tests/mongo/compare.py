@@ -126,6 +126,8 @@ def numeric(text):
 
 def json_value(text):
     def parse_int(s):
+        if s == '-0':
+            return Decimal128(s)  # keeps the sign, as walapply does
         v = int(s)
         if -2 ** 31 <= v < 2 ** 31:
             return v
