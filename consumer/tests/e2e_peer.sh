@@ -115,11 +115,15 @@ echo "e2e: phase 1: rows and conflict logs as expected on both nodes"
 
 # ---- phase 2 -------------------------------------------------------------
 # Each node: 300 transactions of random updates of a hot set of 20 rows,
-# inserts and deletes of keys in a shared range, user inserts racing on
-# e-mail addresses, and one event row per transaction.
+# inserts and deletes of keys in a shared range, inserts of users with
+# different ids racing on e-mail addresses, and one event row per
+# transaction.
 workload()
 {
-	local node=$1 seed=$2 k id
+	local node=$1 seed=$2 k id base
+	# Users: each node its own ids, e-mail addresses from one shared pool.
+	base=100
+	[ "$node" = b ] && base=200
 	RANDOM=$seed
 	for k in $(seq 1 300); do
 		id=$((RANDOM % 20 + 1))
@@ -128,7 +132,7 @@ INSERT INTO events VALUES ('$node', $k, md5('$node$k'));
 UPDATE acc SET v = v + 1, note = '$node$k' WHERE id = $id;
 INSERT INTO acc VALUES ($((RANDOM % 60 + 1000)), $k, '$node') ON CONFLICT DO NOTHING;
 DELETE FROM acc WHERE id = $((RANDOM % 60 + 1000));
-INSERT INTO users VALUES ($((RANDOM % 40 + 10)), 'u$((RANDOM % 40))@example.org', '$node') ON CONFLICT DO NOTHING;
+INSERT INTO users VALUES ($((RANDOM % 20 + base)), 'u$((RANDOM % 30))@example.org', '$node') ON CONFLICT DO NOTHING;
 COMMIT;"
 	done >"$PEER_WORK/load-$node.sql"
 	peer_psql "$node" -f "$PEER_WORK/load-$node.sql" >/dev/null

@@ -147,6 +147,7 @@ peer_wait_converged()
 	for n in "$@"; do
 		echo "--- digest of $n" >&2
 		cat "$PEER_WORK/digest.$n" >&2
+		peer_psql "$n" -c "SELECT * FROM users ORDER BY id" >"$PEER_WORK/users.$n" 2>/dev/null || true
 	done
 	fail "nodes $* did not converge within $limit s"
 }

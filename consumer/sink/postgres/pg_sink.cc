@@ -181,7 +181,17 @@ Status PgSink::Connect() {
     return Status::Fatal(fmt::format("target {}: unreadable origin progress \"{}\"",
                                      name_, PQgetvalue(res.get(), 0, 0)));
   }
-  if (*lsn > applied_end_) applied_end_ = *lsn;
+  // A target that restarted may have lost transactions committed
+  // asynchronously (never confirmed, since Flush had not covered them):
+  // what it holds is what the origin says, and the stream must be replayed
+  // from the confirmed position before anything else is applied.
+  if (*lsn < applied_end_) {
+    spdlog::warn("target {}: holds transactions up to {} only (applied up to {} before "
+                 "the connection was lost); they will be streamed again",
+                 name_, lsn->ToString(), applied_end_.ToString());
+    replay_needed_ = true;
+  }
+  applied_end_ = *lsn;
   if (*lsn > durable_end_) durable_end_ = *lsn;
   return Status::Ok();
 }
@@ -238,6 +248,12 @@ Status PgSink::Open() {
 Status PgSink::Apply(const txn::Transaction& txn) {
   const model::TxnInfo& info = txn.info;
   for (int attempt = 1;; attempt++) {
+    if (replay_needed_) {
+      replay_needed_ = false;
+      return Status::Retry(fmt::format(
+          "target {} restarted and lost transactions after {}: streaming again from "
+          "the confirmed position", name_, applied_end_.ToString()));
+    }
     Status st = ApplyOnce(txn);
     if (st.ok()) {
       applied_end_ = info.end_lsn;
@@ -266,7 +282,11 @@ Status PgSink::Apply(const txn::Transaction& txn) {
       Status c = Connect();
       if (!c.ok()) continue;
       // The commit may have happened before the connection broke.
-      if (applied_end_ >= info.end_lsn) return Status::Ok();
+      if (applied_end_ >= info.end_lsn) {
+        unflushed_ = true;
+        stats_.transactions++;
+        return Status::Ok();
+      }
     }
   }
 }
@@ -768,7 +788,16 @@ Status PgSink::ApplyInsert(const TxnCtx& t, const RelState& rs, const model::Tup
     if (!conflicts.empty()) {
       WALAPPLY_RETURN_IF_ERROR(ResolveAll(t, rs, conflicts, &row, true, &apply));
     }
-    if (!apply) return Status::Ok();
+    if (!apply) {
+      // The remote row lost to rows with other keys: it is gone as if
+      // deleted, and its key remembers that, so that an older version of the
+      // same key arriving later from a third node stays out too (as it does
+      // on the nodes where this row existed and was deleted by the winner).
+      if (!local.found && !others.empty()) {
+        WALAPPLY_RETURN_IF_ERROR(TouchTombstone(rs, row));
+      }
+      return Status::Ok();
+    }
     for (const Local& o : others) WALAPPLY_RETURN_IF_ERROR(DeleteRow(rs, o));
     if (local.found) return UpdateRow(rs, local, row);
     PgResult res;
@@ -945,8 +974,14 @@ Status PgSink::ApplyMessage(const model::Change& message) {
 Status PgSink::Flush() {
   if (!unflushed_) return Status::Ok();
   if (!conn_.connected()) {
-    // Connect() reads (and flushes) the origin's progress.
-    WALAPPLY_RETURN_IF_ERROR(Connect());
+    // Connect() reads (and flushes) the origin's progress.  A target that is
+    // still away confirms nothing more; the next Apply() reconnects.
+    Status st = Connect();
+    if (!st.ok()) {
+      spdlog::warn("target {}: {}; durable position stays {}", name_, st.message(),
+                   durable_end_.ToString());
+      return Status::Ok();
+    }
   } else {
     PgResult res;
     WALAPPLY_RETURN_IF_ERROR(conn_.ExecPrepared(

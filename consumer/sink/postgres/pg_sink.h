@@ -165,6 +165,7 @@ class PgSink : public Sink {
   model::Lsn applied_end_;
   model::Lsn durable_end_;
   bool unflushed_ = false;
+  bool replay_needed_ = false;  // see Connect()
   std::map<const model::Relation*, RelState> relations_;
   std::unordered_map<uint32_t, std::string> origin_nodes_;  // roident -> node
   PgSinkStats stats_;
