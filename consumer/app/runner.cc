@@ -37,6 +37,11 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using model::Lsn;
 
+// How far the server's WAL must be past the confirmed position before an
+// idle stream records its position in the targets (one line per this much
+// WAL at most).
+constexpr uint64_t kIdleAdvanceBytes = 1 << 20;
+
 volatile std::sig_atomic_t g_stop = 0;
 volatile std::sig_atomic_t g_reopen = 0;
 
@@ -188,11 +193,30 @@ Result<SessionEnd> Runner::Session(stream::ReplicationConnection* conn,
       }
     } else if (msg.type == stream::CopyMessage::Type::kKeepalive) {
       pipeline_->OnServerPosition(msg.wal_end);
-      if (msg.reply_requested) {
-        if (pipeline_->HasUnflushed() && o_.fsync_interval_s == 0) {
-          WALAPPLY_RETURN_IF_ERROR(pipeline_->FlushSinks());
-          last_flush = Clock::now();
-        }
+      if (msg.reply_requested && pipeline_->HasUnflushed() &&
+          o_.fsync_interval_s == 0) {
+        WALAPPLY_RETURN_IF_ERROR(pipeline_->FlushSinks());
+        last_flush = Clock::now();
+      }
+      // With nothing pending, the server's WAL end is a position the targets
+      // can record: otherwise WAL that carries nothing for them (other
+      // databases, filtered tables) would be retained by the slot, and a
+      // walsender asked to shut down would wait for a confirmation that
+      // never comes.  Recorded when the server asks for a reply (at shutdown,
+      // or after wal_sender_timeout/2 of silence) or once the WAL end is far
+      // enough ahead.
+      Lsn before = pipeline_->Confirmable();
+      if ((msg.reply_requested ||
+           msg.wal_end.value() >= before.value() + kIdleAdvanceBytes) &&
+          !pipeline_->HasUnflushed()) {
+        WALAPPLY_RETURN_IF_ERROR(pipeline_->MarkIdlePosition(msg.wal_end));
+      }
+      bool advanced = pipeline_->Confirmable() > before;
+      if (advanced) {
+        spdlog::debug("slot \"{}\": idle at {}, the targets recorded the position",
+                      o_.slot, msg.wal_end.ToString());
+      }
+      if (msg.reply_requested || advanced) {
         WALAPPLY_RETURN_IF_ERROR(SendStatus(conn, true));
       }
     }

@@ -98,6 +98,20 @@ Status Pipeline::DeliverMessage(const model::Change& m) {
   return Status::Ok();
 }
 
+Status Pipeline::MarkIdlePosition(Lsn wal_end) {
+  // Idle: every transaction committed before wal_end was delivered (the
+  // server sends a keepalive only after the data that precedes it), none is
+  // half received, streamed or prepared, and every sink has synced it.
+  if (endpos_reached_ || !assembler_.Idle() || HasUnflushed()) return Status::Ok();
+  for (size_t i = 0; i < sinks_.size(); i++) {
+    if (wal_end > sinks_[i]->DurableEndLsn()) {
+      WALAPPLY_RETURN_IF_ERROR(sinks_[i]->MarkPosition(wal_end));
+    }
+    tracker_.SetDurable(i, sinks_[i]->DurableEndLsn());
+  }
+  return Status::Ok();
+}
+
 Status Pipeline::FlushSinks() {
   for (size_t i = 0; i < sinks_.size(); i++) {
     if (sinks_[i]->HasUnflushed()) {

@@ -56,6 +56,12 @@ class Pipeline {
   // reaching --endpos stops the pipeline.
   void OnServerPosition(model::Lsn wal_end);
 
+  // The server reported WAL up to `wal_end` with nothing pending here: if no
+  // transaction is open or unflushed, lets every sink record that position
+  // (Sink::MarkPosition), so the slot can advance past WAL the sinks have no
+  // use for.  Does nothing otherwise.
+  Status MarkIdlePosition(model::Lsn wal_end);
+
   // Makes every sink's writes durable and updates their durable positions.
   Status FlushSinks();
   bool HasUnflushed() const;

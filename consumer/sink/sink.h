@@ -51,6 +51,16 @@ class Sink {
   virtual bool HasUnflushed() const = 0;
   virtual model::Lsn DurableEndLsn() const = 0;
 
+  // The stream is idle at `lsn`: every transaction committed before it has
+  // been applied and flushed, and none is open.  A sink that can record the
+  // position durably (so that HeldCommitLsn() and DurableEndLsn() become
+  // `lsn`, now and after a restart) may do so; this lets the source release
+  // WAL while nothing the sinks want is happening, and a walsender that is
+  // shutting down (it waits until its whole output is confirmed) exit.  The
+  // default does nothing, which keeps the slot where the last transaction
+  // left it.
+  virtual Status MarkPosition(model::Lsn lsn) { return Status::Ok(); }
+
   // Reopens output files (SIGHUP, log rotation); a no-op where meaningless.
   virtual Status Reopen() { return Status::Ok(); }
   // Flushes and releases the target.

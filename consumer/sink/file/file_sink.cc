@@ -137,6 +137,13 @@ Status FileSink::Recover(uint64_t size) {
         found_commit = true;
         break;
       }
+      if (rec->is_position) {
+        // Everything committed before the position is in the file.
+        held_commit_ = rec->message_lsn;
+        durable_end_ = written_end_ = rec->message_lsn;
+        found_commit = true;
+        break;
+      }
       if (!held_message_.valid()) held_message_ = rec->message_lsn;
     }
     chunk_end = start;
@@ -198,6 +205,20 @@ Status FileSink::ApplyMessage(const model::Change& message) {
   format_->AppendStandaloneMessage(message, &buffer_);
   WALAPPLY_RETURN_IF_ERROR(WriteOut());
   held_message_ = message.message_lsn;
+  return Status::Ok();
+}
+
+Status FileSink::MarkPosition(model::Lsn lsn) {
+  if (lsn <= written_end_ || lsn <= held_commit_) return Status::Ok();
+  WALAPPLY_RETURN_IF_ERROR(Flush());
+  buffer_.clear();
+  format_->AppendPosition(lsn, &buffer_);
+  WALAPPLY_RETURN_IF_ERROR(WriteOut());
+  if (fdatasync(fd_) != 0) return IoError("fsync");
+  unflushed_ = false;
+  held_commit_ = lsn;
+  held_message_ = model::Lsn();
+  durable_end_ = written_end_ = lsn;
   return Status::Ok();
 }
 

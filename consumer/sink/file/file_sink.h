@@ -34,6 +34,7 @@ class FileSink : public Sink {
   model::Lsn HeldMessageLsn() const override { return held_message_; }
   Status Apply(const txn::Transaction& txn) override;
   Status ApplyMessage(const model::Change& message) override;
+  Status MarkPosition(model::Lsn lsn) override;
   Status Flush() override;
   bool HasUnflushed() const override { return unflushed_; }
   model::Lsn DurableEndLsn() const override { return durable_end_; }

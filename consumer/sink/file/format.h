@@ -12,6 +12,9 @@
 //    commit time and origin.
 //  * A standalone-message record is one line (non-transactional logical
 //    message).
+//  * A position record is one line saying that every transaction committed
+//    before its LSN is in the file (written while the stream is idle, so that
+//    the slot can move on); readers skip it.
 //
 // The rule for readers: a transaction is complete only when its commit line
 // is present and ends with a newline.  Anything after the last complete
@@ -24,12 +27,14 @@
 //   INSERT INTO "s"."t" ("a", "b") VALUES (1, 'x');
 //   COMMIT; -- wal2proto commit xid=N commit_lsn=X/X end_lsn=X/X
 //   -- wal2proto standalone_message lsn=X/X prefix='p' content='\x..'
+//   -- wal2proto position lsn=X/X
 // JSON Lines, one object per line, "kind" always first:
 //   {"kind":"begin","xid":N,"commit_lsn":"X/X","end_lsn":"X/X",
 //    "commit_time":"...","origin":"..."}
 //   {"kind":"insert","schema":"s","table":"t","new":{"a":1,"b":"x"}}
 //   {"kind":"commit","xid":N,"commit_lsn":"X/X","end_lsn":"X/X"}
 //   {"kind":"standalone_message","lsn":"X/X","prefix":"p","content":"\\x.."}
+//   {"kind":"position","lsn":"X/X"}
 
 #pragma once
 
@@ -45,6 +50,7 @@ namespace walapply::sink::file {
 // The end of a record found in an existing file.
 struct RecordEnd {
   bool is_commit = false;
+  bool is_position = false;  // position records: lsn in message_lsn
   model::Lsn commit_lsn;  // commit records
   model::Lsn end_lsn;     // commit records
   model::Lsn message_lsn;  // standalone messages
@@ -64,6 +70,7 @@ class Format {
   virtual void AppendCommit(const model::TxnInfo& info, std::string* out) = 0;
   virtual void AppendStandaloneMessage(const model::Change& message,
                                        std::string* out) = 0;
+  virtual void AppendPosition(model::Lsn lsn, std::string* out) = 0;
 
   // Whether a line (without its newline) could end a record: cheap prefix
   // test on its first bytes.

@@ -32,6 +32,7 @@ namespace {
 constexpr uint32_t kJsonbOid = 3802;
 constexpr std::string_view kCommitPrefix = "{\"kind\":\"commit\",";
 constexpr std::string_view kMessagePrefix = "{\"kind\":\"standalone_message\",";
+constexpr std::string_view kPositionPrefix = "{\"kind\":\"position\",";
 
 void AppendJsonValue(const model::Value& v, uint32_t type_oid, std::string* out);
 
@@ -173,6 +174,11 @@ class JsonlFormat : public Format {
     AppendMessageFields(m, out);
   }
 
+  void AppendPosition(model::Lsn lsn, std::string* out) override {
+    out->append(kPositionPrefix);
+    out->append("\"lsn\":\"" + lsn.ToString() + "\"}\n");
+  }
+
   void AppendChange(const Change& c, std::string* out) override {
     switch (c.kind) {
       case model::ChangeKind::kInsert:
@@ -232,7 +238,8 @@ class JsonlFormat : public Format {
 
   bool IsRecordEndPrefix(std::string_view s) const override {
     return s.substr(0, kCommitPrefix.size()) == kCommitPrefix ||
-           s.substr(0, kMessagePrefix.size()) == kMessagePrefix;
+           s.substr(0, kMessagePrefix.size()) == kMessagePrefix ||
+           s.substr(0, kPositionPrefix.size()) == kPositionPrefix;
   }
   size_t record_end_prefix_bytes() const override {
     return std::max(kCommitPrefix.size(), kMessagePrefix.size());
@@ -249,10 +256,12 @@ class JsonlFormat : public Format {
       r.end_lsn = *end;
       return r;
     }
-    if (line.substr(0, kMessagePrefix.size()) == kMessagePrefix) {
+    if (line.substr(0, kMessagePrefix.size()) == kMessagePrefix ||
+        line.substr(0, kPositionPrefix.size()) == kPositionPrefix) {
       auto lsn = Field(line, "\"lsn\":\"");
       if (!lsn || line.back() != '}') return std::nullopt;
       r.message_lsn = *lsn;
+      r.is_position = line.substr(0, kPositionPrefix.size()) == kPositionPrefix;
       return r;
     }
     return std::nullopt;

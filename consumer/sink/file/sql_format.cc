@@ -32,6 +32,7 @@ constexpr std::string_view kHeaderLine1 =
     "-- wal2proto change stream written by walapply (SQL format)";
 constexpr std::string_view kCommitPrefix = "COMMIT; -- wal2proto commit ";
 constexpr std::string_view kMessagePrefix = "-- wal2proto standalone_message ";
+constexpr std::string_view kPositionPrefix = "-- wal2proto position ";
 
 bool IsMarker(const model::Value& v) {
   return v.kind_case() == pb::Value::kMarker;
@@ -113,6 +114,11 @@ class SqlFormat : public Format {
     AppendMessageFields(m, out);
   }
 
+  void AppendPosition(model::Lsn lsn, std::string* out) override {
+    out->append(kPositionPrefix);
+    out->append("lsn=" + lsn.ToString() + "\n");
+  }
+
   void AppendChange(const Change& c, std::string* out) override {
     switch (c.kind) {
       case model::ChangeKind::kInsert:
@@ -143,7 +149,8 @@ class SqlFormat : public Format {
 
   bool IsRecordEndPrefix(std::string_view s) const override {
     return s.substr(0, kCommitPrefix.size()) == kCommitPrefix ||
-           s.substr(0, kMessagePrefix.size()) == kMessagePrefix;
+           s.substr(0, kMessagePrefix.size()) == kMessagePrefix ||
+           s.substr(0, kPositionPrefix.size()) == kPositionPrefix;
   }
   size_t record_end_prefix_bytes() const override {
     return std::max(kCommitPrefix.size(), kMessagePrefix.size());
@@ -160,10 +167,12 @@ class SqlFormat : public Format {
       r.end_lsn = *end;
       return r;
     }
-    if (line.substr(0, kMessagePrefix.size()) == kMessagePrefix) {
+    if (line.substr(0, kMessagePrefix.size()) == kMessagePrefix ||
+        line.substr(0, kPositionPrefix.size()) == kPositionPrefix) {
       auto lsn = Field(line, "lsn=");
       if (!lsn) return std::nullopt;
       r.message_lsn = *lsn;
+      r.is_position = line.substr(0, kPositionPrefix.size()) == kPositionPrefix;
       return r;
     }
     return std::nullopt;
