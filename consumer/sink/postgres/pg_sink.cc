@@ -265,6 +265,7 @@ Status PgSink::Apply(const txn::Transaction& txn) {
     // The statement caches may hold state of the rolled-back transaction
     // (a tombstone trigger created in it).
     relations_.clear();
+    batch_ = Batch();
     bool unique_violation = conn_.last_sqlstate() == "23505";
     if (conn_.connected()) conn_.Exec("ROLLBACK").IgnoreError();  // reporting st
     if (!st.retryable() || attempt >= 8) {
@@ -298,8 +299,10 @@ Status PgSink::ApplyOnce(const txn::Transaction& txn) {
   WALAPPLY_RETURN_IF_ERROR(conn_.Exec(fmt::format(
       "BEGIN; SELECT pg_replication_origin_xact_setup('{}', '{}')",
       info.end_lsn.ToString(), TimestampText(info.commit_time_us))));
+  batch_ = Batch();
   WALAPPLY_RETURN_IF_ERROR(txn.changes->ForEach(
       [&](const model::Change& c) { return ApplyChange(t, c); }));
+  WALAPPLY_RETURN_IF_ERROR(FlushBatch(t));
   return conn_.Exec("COMMIT");
 }
 
@@ -399,11 +402,19 @@ Result<PgSink::RelState*> PgSink::State(const model::RelationPtr& rel) {
   return &relations_.emplace(rel.get(), std::move(rs)).first->second;
 }
 
+namespace {
+
+constexpr size_t kMaxBatchRows = 200;
+constexpr size_t kMaxBatchParams = 30000;
+
+}  // namespace
+
 Status PgSink::ApplyChange(const TxnCtx& t, const model::Change& c) {
   switch (c.kind) {
     case model::ChangeKind::kMessage:
       return Status::Ok();
     case model::ChangeKind::kTruncate:
+      WALAPPLY_RETURN_IF_ERROR(FlushBatch(t));
       return ApplyTruncate(c);
     default:
       break;
@@ -412,13 +423,33 @@ Status PgSink::ApplyChange(const TxnCtx& t, const model::Change& c) {
   if (!rs.ok()) return rs.status();
   if ((*rs)->skip) return Status::Ok();
   stats_.changes++;
+  std::string signature;
+  if (Batchable(**rs, c, &signature)) {
+    size_t params = (*rs)->rel->columns.size() + (*rs)->key.size();
+    if (batch_.rs != *rs || batch_.kind != c.kind || batch_.signature != signature ||
+        batch_.changes.size() >= kMaxBatchRows ||
+        batch_.params + params > kMaxBatchParams) {
+      WALAPPLY_RETURN_IF_ERROR(FlushBatch(t));
+      batch_.rs = *rs;
+      batch_.kind = c.kind;
+      batch_.signature = signature;
+    }
+    batch_.changes.push_back(c);
+    batch_.params += params;
+    return Status::Ok();
+  }
+  WALAPPLY_RETURN_IF_ERROR(FlushBatch(t));
+  return ApplyRow(t, **rs, c);
+}
+
+Status PgSink::ApplyRow(const TxnCtx& t, const RelState& rs, const model::Change& c) {
   switch (c.kind) {
     case model::ChangeKind::kInsert:
-      return ApplyInsert(t, **rs, NewTuple(c), false);
+      return ApplyInsert(t, rs, NewTuple(c), false);
     case model::ChangeKind::kUpdate:
-      return ApplyUpdate(t, **rs, c);
+      return ApplyUpdate(t, rs, c);
     case model::ChangeKind::kDelete:
-      return ApplyDelete(t, **rs, c);
+      return ApplyDelete(t, rs, c);
     default:
       return Status::Ok();
   }
@@ -943,6 +974,7 @@ Status PgSink::ApplyDelete(const TxnCtx& t, const RelState& rs, const model::Cha
   if (!local.found) {
     Local tomb;
     WALAPPLY_RETURN_IF_ERROR(FindTombstone(rs, old, &tomb));
+    if (tomb.found && tomb.own) return Status::Ok();  // deleted by this batch
     bool apply = false;
     WALAPPLY_RETURN_IF_ERROR(
         ResolveAll(t, rs, {{ConflictType::kDeleteMissing, tomb}}, &old, false, &apply));
@@ -964,6 +996,121 @@ Status PgSink::ApplyDelete(const TxnCtx& t, const RelState& rs, const model::Cha
     }
   }
   return DeleteRow(rs, local);
+}
+
+// --- batches ----------------------------------------------------------------
+
+bool PgSink::Batchable(const RelState& rs, const model::Change& c,
+                       std::string* signature) const {
+  const model::Relation& rel = *rs.rel;
+  auto key_ok = [&](const model::Tuple& row) {
+    for (int k : rs.key) {
+      if (Absent(row, k) || IsNull(row, k)) return false;
+    }
+    return true;
+  };
+  switch (c.kind) {
+    case model::ChangeKind::kInsert:
+      break;
+    case model::ChangeKind::kDelete:
+      if (rs.full_match || !HasOldTuple(c) || !key_ok(OldTuple(c))) return false;
+      return true;
+    case model::ChangeKind::kUpdate:
+      if (rs.full_match || !rs.uniques.empty() || HasOldTuple(c) || !key_ok(NewTuple(c))) {
+        return false;
+      }
+      break;
+    default:
+      return false;
+  }
+  const model::Tuple& row = NewTuple(c);
+  signature->assign(rel.columns.size(), '0');
+  for (size_t i = 0; i < rel.columns.size(); i++) {
+    if (!Absent(row, static_cast<int>(i))) (*signature)[i] = '1';
+  }
+  return true;
+}
+
+Status PgSink::FlushBatch(const TxnCtx& t) {
+  if (batch_.changes.empty()) return Status::Ok();
+  std::vector<model::Change> changes = std::move(batch_.changes);
+  const RelState& rs = *batch_.rs;
+  model::ChangeKind kind = batch_.kind;
+  std::string signature = batch_.signature;
+  batch_ = Batch();
+  if (changes.size() == 1) return ApplyRow(t, rs, changes[0]);
+
+  const model::Relation& rel = *rs.rel;
+  Params params;
+  std::string rows, sql;
+  auto add_row = [&](const model::Tuple& row, const std::vector<int>& cols) {
+    rows += rows.empty() ? "(" : ", (";
+    for (size_t j = 0; j < cols.size(); j++) {
+      params.push_back(ParamText(row.values(cols[j])));
+      rows += (j ? ", " : "") + Placeholder(static_cast<int>(params.size()), rel.columns[cols[j]]);
+    }
+    rows += ")";
+  };
+  std::vector<int> cols;
+  std::string names;
+  if (kind != model::ChangeKind::kDelete) {
+    for (size_t i = 0; i < rel.columns.size(); i++) {
+      if (signature[i] != '1') continue;
+      cols.push_back(static_cast<int>(i));
+      names += (names.empty() ? "" : ", ") + Ident(rel.columns[i].name);
+    }
+  }
+  if (kind == model::ChangeKind::kInsert) {
+    for (const auto& c : changes) add_row(NewTuple(c), cols);
+    if (rs.full_match) {
+      sql = fmt::format("INSERT INTO {} ({}) VALUES {} ON CONFLICT DO NOTHING", rs.qualified,
+                        names, rows);
+    } else {
+      std::string key;
+      for (size_t k = 0; k < rs.key.size(); k++) {
+        const std::string& name = rel.columns[rs.key[k]].name;
+        key += fmt::format("{}{}, v.{}", k ? ", " : "", Literal(name), Ident(name));
+      }
+      sql = fmt::format(
+          "INSERT INTO {} ({}) SELECT * FROM (VALUES {}) v({}) WHERE NOT EXISTS (SELECT 1 "
+          "FROM wal2proto.tombstones tb WHERE tb.relid = {} AND tb.key = "
+          "jsonb_build_object({})) ON CONFLICT DO NOTHING",
+          rs.qualified, names, rows, names, rs.local_oid, key);
+    }
+  } else if (kind == model::ChangeKind::kDelete) {
+    std::string knames, cond;
+    for (size_t k = 0; k < rs.key.size(); k++) {
+      const std::string& name = rel.columns[rs.key[k]].name;
+      knames += (k ? ", " : "") + Ident(name);
+      cond += fmt::format("{}t.{} = v.{}", k ? " AND " : "", Ident(name), Ident(name));
+    }
+    for (const auto& c : changes) add_row(OldTuple(c), rs.key);
+    sql = fmt::format("DELETE FROM {} t USING (VALUES {}) v({}) WHERE {} AND {}",
+                      rs.qualified, rows, knames, cond, SameOriginCond(origin_id_));
+  } else {
+    std::vector<int> all = cols;
+    std::string vnames = names, set, cond;
+    for (int i : cols) {
+      set += fmt::format("{}{} = v.{}", set.empty() ? "" : ", ", Ident(rel.columns[i].name),
+                         Ident(rel.columns[i].name));
+    }
+    for (size_t k = 0; k < rs.key.size(); k++) {
+      all.push_back(rs.key[k]);
+      vnames += fmt::format(", w2p_k{}", k);
+      cond += fmt::format("{}t.{} = v.w2p_k{}", k ? " AND " : "",
+                          Ident(rel.columns[rs.key[k]].name), k);
+    }
+    for (const auto& c : changes) add_row(NewTuple(c), all);
+    sql = fmt::format("UPDATE {} t SET {} FROM (VALUES {}) v({}) WHERE {} AND {}",
+                      rs.qualified, set, rows, vnames, cond, SameOriginCond(origin_id_));
+  }
+  PgResult res;
+  WALAPPLY_RETURN_IF_ERROR(conn_.ExecPrepared(sql, params, &res));
+  const char* n = PQcmdTuples(res.get());
+  if (n && std::strtoul(n, nullptr, 10) == changes.size()) return Status::Ok();
+  // Something met a conflict (or a row twice): one at a time, in order.
+  for (const auto& c : changes) WALAPPLY_RETURN_IF_ERROR(ApplyRow(t, rs, c));
+  return Status::Ok();
 }
 
 Status PgSink::ApplyMessage(const model::Change& message) {

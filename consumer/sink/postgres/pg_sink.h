@@ -113,7 +113,22 @@ class PgSink : public Sink {
     Version remote;
   };
 
+  // Consecutive inserts (or simple deletes, or updates of the same columns)
+  // of one relation are sent as one statement that applies them all when
+  // none conflicts; otherwise each is applied alone, in order (rows the
+  // batch already wrote are then this transaction's own: no conflict).
+  struct Batch {
+    RelState* rs = nullptr;
+    model::ChangeKind kind = model::ChangeKind::kInsert;
+    std::string signature;  // the columns that carry values
+    std::vector<model::Change> changes;
+    size_t params = 0;
+  };
+
   Status Connect();
+  bool Batchable(const RelState& rs, const model::Change& c, std::string* signature) const;
+  Status FlushBatch(const TxnCtx& t);
+  Status ApplyRow(const TxnCtx& t, const RelState& rs, const model::Change& c);
   Status Setup();
   Status ApplyOnce(const txn::Transaction& txn);
   Status ApplyChange(const TxnCtx& t, const model::Change& change);
@@ -166,6 +181,7 @@ class PgSink : public Sink {
   model::Lsn durable_end_;
   bool unflushed_ = false;
   bool replay_needed_ = false;  // see Connect()
+  Batch batch_;
   std::map<const model::Relation*, RelState> relations_;
   std::unordered_map<uint32_t, std::string> origin_nodes_;  // roident -> node
   PgSinkStats stats_;
