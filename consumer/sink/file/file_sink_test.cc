@@ -141,3 +141,40 @@ TEST_CASE("target URIs pick the format or name the bad value", "[sink]") {
   // mongodb:// targets exist now; a bad parameter is still refused.
   REQUIRE_FALSE(walapply::sink::MakeSink("mongodb://localhost/db?nulls=maybe").ok());
 }
+
+TEST_CASE("a position record is read back as the held position", "[sink]") {
+  for (const char* ext : {".sql", ".jsonl"}) {
+    INFO(ext);
+    std::string path = TempPath(ext);
+    auto make = [&] {
+      return std::make_unique<f::FileSink>(
+          path, path, std::string(ext) == ".sql" ? f::MakeSqlFormat() : f::MakeJsonlFormat());
+    };
+    {
+      auto s = make();
+      REQUIRE(s->Open().ok());
+      WriteTxns(s.get(), 1, 2);
+      REQUIRE(s->MarkPosition(Lsn(0x9000)).ok());
+      CHECK_FALSE(s->HasUnflushed());
+      CHECK(s->DurableEndLsn() == Lsn(0x9000));
+      CHECK(s->HeldCommitLsn() == Lsn(0x9000));
+      // Not backwards.
+      REQUIRE(s->MarkPosition(Lsn(0x100)).ok());
+      CHECK(s->DurableEndLsn() == Lsn(0x9000));
+    }
+    {
+      auto s = make();
+      REQUIRE(s->Open().ok());
+      CHECK(s->HeldCommitLsn() == Lsn(0x9000));
+      CHECK(s->DurableEndLsn() == Lsn(0x9000));
+      WriteTxns(s.get(), 10, 1);
+      REQUIRE(s->Close().ok());
+    }
+    {
+      auto s = make();
+      REQUIRE(s->Open().ok());
+      CHECK(s->HeldCommitLsn() == Lsn(0xA000));
+    }
+    unlink(path.c_str());
+  }
+}
