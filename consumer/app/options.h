@@ -23,13 +23,13 @@ struct Options {
   bool if_not_exists = false;
   bool drop_slot = false;
   bool start = false;
-  bool two_phase = false;        // create the slot with TWO_PHASE
+  bool two_phase = false;  // create the slot with TWO_PHASE
   bool temporary_slot = false;
   bool export_snapshot = false;
   std::vector<std::pair<std::string, std::string>> plugin_options;
   std::optional<model::Lsn> startpos;
   std::optional<model::Lsn> endpos;
-  double fsync_interval_s = 0;   // 0: as soon as the stream goes quiet
+  double fsync_interval_s = 0;  // 0: as soon as the stream goes quiet
   double status_interval_s = 10;
   int verbose = 0;
   bool no_loop = false;

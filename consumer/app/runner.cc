@@ -15,7 +15,9 @@
 
 #include "app/runner.h"
 
+#include <fmt/format.h>
 #include <signal.h>
+#include <spdlog/spdlog.h>
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -23,9 +25,6 @@
 #include <csignal>
 #include <iostream>
 #include <thread>
-
-#include <fmt/format.h>
-#include <spdlog/spdlog.h>
 
 #include "progress/pipeline.h"
 #include "stream/replication.h"
@@ -90,7 +89,8 @@ Status Runner::CheckSlot(stream::ReplicationConnection* conn) {
   auto slot = conn->ReadSlot(o_.slot);
   if (!slot.ok()) return slot.status();
   if (!slot->has_value()) {
-    return Status::Fatal(fmt::format("replication slot \"{}\" does not exist", o_.slot));
+    return Status::Fatal(
+        fmt::format("replication slot \"{}\" does not exist", o_.slot));
   }
   const stream::SlotInfo& info = **slot;
   if (info.plugin != "wal2proto") {
@@ -108,7 +108,8 @@ Status Runner::CheckSlot(stream::ReplicationConnection* conn) {
           "replication slot \"{}\" is confirmed up to {} but target {} holds "
           "changes only up to {}: the slot was recreated or advanced by "
           "another consumer, and the transactions in between would be lost",
-          o_.slot, info.confirmed_flush.ToString(), s->name(), held.ToString()));
+          o_.slot, info.confirmed_flush.ToString(), s->name(),
+          held.ToString()));
     }
   }
   return Status::Ok();
@@ -116,13 +117,15 @@ Status Runner::CheckSlot(stream::ReplicationConnection* conn) {
 
 Status Runner::SendStatus(stream::ReplicationConnection* conn, bool force) {
   Lsn flush = pipeline_->Confirmable();
-  bool due = o_.status_interval_s > 0 && SecondsSince(last_status_) >= o_.status_interval_s;
+  bool due = o_.status_interval_s > 0 &&
+             SecondsSince(last_status_) >= o_.status_interval_s;
   bool advanced = flush > last_sent_flush_ && SecondsSince(last_status_) >= 1.0;
   if (!force && !due && !advanced) return Status::Ok();
-  WALAPPLY_RETURN_IF_ERROR(conn->SendStatus(std::max(write_lsn_, flush), flush, false));
+  WALAPPLY_RETURN_IF_ERROR(
+      conn->SendStatus(std::max(write_lsn_, flush), flush, false));
   if (flush != last_sent_flush_) {
-    spdlog::debug("slot \"{}\": confirmed flush {} (received up to {})", o_.slot,
-                  flush.ToString(), write_lsn_.ToString());
+    spdlog::debug("slot \"{}\": confirmed flush {} (received up to {})",
+                  o_.slot, flush.ToString(), write_lsn_.ToString());
   }
   last_sent_flush_ = flush;
   last_status_ = Clock::now();
@@ -135,13 +138,15 @@ Result<SessionEnd> Runner::Session(stream::ReplicationConnection* conn,
   Lsn start = o_.startpos.value_or(Lsn());
   std::vector<std::pair<std::string, std::string>> opts;
   bool has_version = false;
-  for (const auto& kv : o_.plugin_options) has_version |= kv.first == "proto-version";
+  for (const auto& kv : o_.plugin_options)
+    has_version |= kv.first == "proto-version";
   if (!has_version) opts.emplace_back("proto-version", "1");
   opts.insert(opts.end(), o_.plugin_options.begin(), o_.plugin_options.end());
   WALAPPLY_RETURN_IF_ERROR(conn->StartReplication(o_.slot, start, opts));
-  spdlog::info("slot \"{}\": streaming from {} into {} target(s)", o_.slot,
-               start.valid() ? start.ToString() : "the slot's confirmed position",
-               pipeline_->sinks().size());
+  spdlog::info(
+      "slot \"{}\": streaming from {} into {} target(s)", o_.slot,
+      start.valid() ? start.ToString() : "the slot's confirmed position",
+      pipeline_->sinks().size());
 
   auto last_flush = Clock::now();
   auto unflushed_since = Clock::now();
@@ -153,11 +158,13 @@ Result<SessionEnd> Runner::Session(stream::ReplicationConnection* conn,
       spdlog::info("SIGHUP: reopening target files");
       WALAPPLY_RETURN_IF_ERROR(pipeline_->ReopenSinks());
     }
-    if (pipeline_->endpos_reached() || (g_stop && !pipeline_->InTransaction())) {
+    if (pipeline_->endpos_reached() ||
+        (g_stop && !pipeline_->InTransaction())) {
       WALAPPLY_RETURN_IF_ERROR(pipeline_->FlushSinks());
       WALAPPLY_RETURN_IF_ERROR(SendStatus(conn, true));
       conn->EndCopy().IgnoreError();  // the position is already confirmed
-      return pipeline_->endpos_reached() ? SessionEnd::kEndpos : SessionEnd::kStopped;
+      return pipeline_->endpos_reached() ? SessionEnd::kEndpos
+                                         : SessionEnd::kStopped;
     }
 
     WALAPPLY_RETURN_IF_ERROR(conn->Read(0, &msg));
@@ -187,9 +194,10 @@ Result<SessionEnd> Runner::Session(stream::ReplicationConnection* conn,
       if (msg.data_start > write_lsn_) write_lsn_ = msg.data_start;
       Status st = pipeline_->OnWrite(msg.payload, msg.data_start);
       if (!st.ok()) {
-        return Status(st.retryable() ? Status::Retry(st.message())
-                                     : Status::Fatal(fmt::format(
-                                           "slot \"{}\": {}", o_.slot, st.message())));
+        return Status(st.retryable()
+                          ? Status::Retry(st.message())
+                          : Status::Fatal(fmt::format("slot \"{}\": {}",
+                                                      o_.slot, st.message())));
       }
     } else if (msg.type == stream::CopyMessage::Type::kKeepalive) {
       pipeline_->OnServerPosition(msg.wal_end);
@@ -213,8 +221,9 @@ Result<SessionEnd> Runner::Session(stream::ReplicationConnection* conn,
       }
       bool advanced = pipeline_->Confirmable() > before;
       if (advanced) {
-        spdlog::debug("slot \"{}\": idle at {}, the targets recorded the position",
-                      o_.slot, msg.wal_end.ToString());
+        spdlog::debug(
+            "slot \"{}\": idle at {}, the targets recorded the position",
+            o_.slot, msg.wal_end.ToString());
       }
       if (msg.reply_requested || advanced) {
         WALAPPLY_RETURN_IF_ERROR(SendStatus(conn, true));
@@ -227,7 +236,8 @@ Result<SessionEnd> Runner::Session(stream::ReplicationConnection* conn,
       if (!had_unflushed) unflushed_since = Clock::now();
       had_unflushed = true;
       double limit = o_.fsync_interval_s > 0 ? o_.fsync_interval_s : 1.0;
-      if (SecondsSince(unflushed_since) >= limit && SecondsSince(last_flush) >= limit) {
+      if (SecondsSince(unflushed_since) >= limit &&
+          SecondsSince(last_flush) >= limit) {
         WALAPPLY_RETURN_IF_ERROR(pipeline_->FlushSinks());
         last_flush = Clock::now();
         had_unflushed = false;
@@ -236,7 +246,8 @@ Result<SessionEnd> Runner::Session(stream::ReplicationConnection* conn,
     } else {
       had_unflushed = false;
     }
-    if (o_.status_interval_s > 0 && SecondsSince(last_status_) >= o_.status_interval_s) {
+    if (o_.status_interval_s > 0 &&
+        SecondsSince(last_status_) >= o_.status_interval_s) {
       WALAPPLY_RETURN_IF_ERROR(SendStatus(conn, false));
     }
   }
@@ -326,11 +337,12 @@ int Runner::Main() {
       const auto& stats = pipeline_->stats();
       struct rusage ru {};
       getrusage(RUSAGE_SELF, &ru);
-      spdlog::info("slot \"{}\": stopped{} at confirmed {}: {} transactions, {} "
-                   "changes, peak RSS {} kB",
-                   o_.slot, *end == SessionEnd::kEndpos ? " (endpos reached)" : "",
-                   last_sent_flush_.ToString(), stats.transactions, stats.changes,
-                   ru.ru_maxrss);
+      spdlog::info(
+          "slot \"{}\": stopped{} at confirmed {}: {} transactions, {} "
+          "changes, peak RSS {} kB",
+          o_.slot, *end == SessionEnd::kEndpos ? " (endpos reached)" : "",
+          last_sent_flush_.ToString(), stats.transactions, stats.changes,
+          ru.ru_maxrss);
       return 0;
     }
     // Keep what was written: syncing it now only moves durability forward.

@@ -148,12 +148,13 @@ Status Decoder::Decode(std::string_view bytes, Lsn lsn,
   arena_options.start_block_size = 4096;
   arena_options.max_block_size = 1 << 20;
   auto arena = std::make_shared<google::protobuf::Arena>(arena_options);
-  pb::Batch* batch = google::protobuf::Arena::CreateMessage<pb::Batch>(arena.get());
+  pb::Batch* batch =
+      google::protobuf::Arena::CreateMessage<pb::Batch>(arena.get());
   storage_ = arena;
   if (!batch->ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
-    return Status::Fatal(fmt::format(
-        "write at LSN {} is not a wal2proto.v1.Batch ({} bytes)",
-        lsn.ToString(), bytes.size()));
+    return Status::Fatal(
+        fmt::format("write at LSN {} is not a wal2proto.v1.Batch ({} bytes)",
+                    lsn.ToString(), bytes.size()));
   }
   if (batch->messages_size() == 0) {
     return Corrupt(lsn, "batch", "no messages");
@@ -166,8 +167,7 @@ Status Decoder::Decode(std::string_view bytes, Lsn lsn,
 }
 
 Status Decoder::CheckTuple(const pb::Tuple& tuple, const model::Relation& rel,
-                           const char* kind, const char* which,
-                           Lsn lsn) const {
+                           const char* kind, const char* which, Lsn lsn) const {
   if (static_cast<size_t>(tuple.values_size()) != rel.columns.size()) {
     return Corrupt(lsn, kind,
                    fmt::format("{} tuple of relation \"{}\".\"{}\" (id {}) has "
@@ -177,11 +177,11 @@ Status Decoder::CheckTuple(const pb::Tuple& tuple, const model::Relation& rel,
   }
   for (int i = 0; i < tuple.values_size(); i++) {
     if (!ValueWellFormed(tuple.values(i), 0)) {
-      return Corrupt(lsn, kind,
-                     fmt::format("{} tuple of relation \"{}\".\"{}\": column "
-                                 "\"{}\" has a malformed value",
-                                 which, rel.schema, rel.name,
-                                 rel.columns[i].name));
+      return Corrupt(
+          lsn, kind,
+          fmt::format("{} tuple of relation \"{}\".\"{}\": column "
+                      "\"{}\" has a malformed value",
+                      which, rel.schema, rel.name, rel.columns[i].name));
     }
   }
   return Status::Ok();
@@ -245,7 +245,8 @@ Status Decoder::DecodeMessage(pb::Message* msg, Lsn lsn,
       model::RelationPtr rel;
       WALAPPLY_RETURN_IF_ERROR(find_rel(m->relation_id(), &rel));
       if (!m->has_new_tuple()) return Corrupt(lsn, kind, "no new tuple");
-      WALAPPLY_RETURN_IF_ERROR(CheckTuple(m->new_tuple(), *rel, kind, "new", lsn));
+      WALAPPLY_RETURN_IF_ERROR(
+          CheckTuple(m->new_tuple(), *rel, kind, "new", lsn));
       ch.xid = Xid(m->xid());
       ch.relations.push_back(std::move(rel));
       ch.new_tuple = &m->new_tuple();
@@ -261,7 +262,8 @@ Status Decoder::DecodeMessage(pb::Message* msg, Lsn lsn,
       model::RelationPtr rel;
       WALAPPLY_RETURN_IF_ERROR(find_rel(m->relation_id(), &rel));
       if (!m->has_new_tuple()) return Corrupt(lsn, kind, "no new tuple");
-      WALAPPLY_RETURN_IF_ERROR(CheckTuple(m->new_tuple(), *rel, kind, "new", lsn));
+      WALAPPLY_RETURN_IF_ERROR(
+          CheckTuple(m->new_tuple(), *rel, kind, "new", lsn));
       if (m->has_old_tuple()) {
         WALAPPLY_RETURN_IF_ERROR(
             CheckTuple(m->old_tuple(), *rel, kind, "old", lsn));
@@ -351,8 +353,8 @@ Status Decoder::DecodeMessage(pb::Message* msg, Lsn lsn,
     case pb::Message::kStreamStart: {
       const pb::StreamStart& m = msg->stream_start();
       if (m.xid() == 0) return Corrupt(lsn, kind, "xid 0");
-      out->emplace_back(model::StreamStartEvent{Xid(m.xid()), m.first_segment(),
-                                                m.origin(), Lsn(m.origin_lsn())});
+      out->emplace_back(model::StreamStartEvent{
+          Xid(m.xid()), m.first_segment(), m.origin(), Lsn(m.origin_lsn())});
       return Status::Ok();
     }
 
@@ -366,8 +368,9 @@ Status Decoder::DecodeMessage(pb::Message* msg, Lsn lsn,
       if (m.end_lsn() <= m.commit_lsn()) {
         return Corrupt(lsn, kind, "end_lsn is not past commit_lsn");
       }
-      out->emplace_back(model::StreamCommitEvent{
-          Xid(m.xid()), Lsn(m.commit_lsn()), Lsn(m.end_lsn()), m.commit_time()});
+      out->emplace_back(
+          model::StreamCommitEvent{Xid(m.xid()), Lsn(m.commit_lsn()),
+                                   Lsn(m.end_lsn()), m.commit_time()});
       return Status::Ok();
     }
 
@@ -400,12 +403,14 @@ Status Decoder::DecodeMessage(pb::Message* msg, Lsn lsn,
       model::PrepareEvent e;
       if (streamed) {
         const pb::StreamPrepare& m = msg->stream_prepare();
-        e = {Xid(m.xid()), Lsn(m.prepare_lsn()), Lsn(m.end_lsn()),
-             m.prepare_time(), m.gid(), true};
+        e = {Xid(m.xid()),     Lsn(m.prepare_lsn()),
+             Lsn(m.end_lsn()), m.prepare_time(),
+             m.gid(),          true};
       } else {
         const pb::Prepare& m = msg->prepare();
-        e = {Xid(m.xid()), Lsn(m.prepare_lsn()), Lsn(m.end_lsn()),
-             m.prepare_time(), m.gid(), false};
+        e = {Xid(m.xid()),     Lsn(m.prepare_lsn()),
+             Lsn(m.end_lsn()), m.prepare_time(),
+             m.gid(),          false};
       }
       if (e.gid.empty()) return Corrupt(lsn, kind, "empty gid");
       out->emplace_back(std::move(e));
@@ -427,9 +432,9 @@ Status Decoder::DecodeMessage(pb::Message* msg, Lsn lsn,
     case pb::Message::kRollbackPrepared: {
       const pb::RollbackPrepared& m = msg->rollback_prepared();
       if (m.gid().empty()) return Corrupt(lsn, kind, "empty gid");
-      out->emplace_back(model::RollbackPreparedEvent{
-          Xid(m.xid()), Lsn(m.prepare_end_lsn()), Lsn(m.rollback_end_lsn()),
-          m.gid()});
+      out->emplace_back(
+          model::RollbackPreparedEvent{Xid(m.xid()), Lsn(m.prepare_end_lsn()),
+                                       Lsn(m.rollback_end_lsn()), m.gid()});
       return Status::Ok();
     }
   }

@@ -26,12 +26,12 @@
 
 namespace walapply::decode {
 
-using Event = std::variant<model::BeginEvent, model::CommitEvent, model::Change,
-                           model::StreamStartEvent, model::StreamStopEvent,
-                           model::StreamCommitEvent, model::StreamAbortEvent,
-                           model::BeginPrepareEvent, model::PrepareEvent,
-                           model::CommitPreparedEvent,
-                           model::RollbackPreparedEvent>;
+using Event =
+    std::variant<model::BeginEvent, model::CommitEvent, model::Change,
+                 model::StreamStartEvent, model::StreamStopEvent,
+                 model::StreamCommitEvent, model::StreamAbortEvent,
+                 model::BeginPrepareEvent, model::PrepareEvent,
+                 model::CommitPreparedEvent, model::RollbackPreparedEvent>;
 
 // The name of an event's message kind, as the wire format spells it.
 const char* EventName(const Event& event);
@@ -64,7 +64,6 @@ class Decoder {
   std::unordered_map<model::RelId, model::RelationPtr> relations_;
   // The arena of the batch being decoded, shared by its changes.
   std::shared_ptr<const void> storage_;
-
 };
 
 }  // namespace walapply::decode

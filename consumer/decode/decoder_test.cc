@@ -3,16 +3,15 @@
 //
 // Copyright (c) 2026, the wal2proto authors. PostgreSQL License.
 
-#include <catch2/catch.hpp>
+#include "decode/decoder.h"
 
 #include <dirent.h>
-
 #include <google/protobuf/stubs/logging.h>
 
+#include <catch2/catch.hpp>
 #include <fstream>
 #include <sstream>
 
-#include "decode/decoder.h"
 #include "tests/batch_builder.h"
 
 namespace t = walapply::testing;
@@ -33,9 +32,12 @@ std::vector<t::ColSpec> TwoCols() {
 TEST_CASE("decoder turns a transaction into events", "[decode]") {
   Decoder d;
   std::vector<Event> ev;
-  std::string bytes = t::Serialize(
-      {t::Begin(700, 0x1000), t::Relation(16384, "public", "t", t::pb::REPLICA_IDENTITY_DEFAULT, TwoCols()),
-       t::Insert(16384, {t::Int(1), t::Text("a")}), t::Commit(700, 0x1000, 0x1030)});
+  std::string bytes =
+      t::Serialize({t::Begin(700, 0x1000),
+                    t::Relation(16384, "public", "t",
+                                t::pb::REPLICA_IDENTITY_DEFAULT, TwoCols()),
+                    t::Insert(16384, {t::Int(1), t::Text("a")}),
+                    t::Commit(700, 0x1000, 0x1030)});
   REQUIRE(d.Decode(bytes, Lsn(0x1000), &ev).ok());
   REQUIRE(ev.size() == 3);
   CHECK(std::holds_alternative<walapply::model::BeginEvent>(ev[0]));
@@ -48,17 +50,24 @@ TEST_CASE("decoder turns a transaction into events", "[decode]") {
   CHECK(d.relation_count() == 1);
 }
 
-TEST_CASE("decoder keeps the relation version current at each change", "[decode]") {
+TEST_CASE("decoder keeps the relation version current at each change",
+          "[decode]") {
   Decoder d;
   std::vector<Event> ev;
-  REQUIRE(d.Decode(t::Serialize({t::Relation(1, "s", "a", t::pb::REPLICA_IDENTITY_DEFAULT, TwoCols()),
-                                 t::Insert(1, {t::Int(1), t::Text("x")})}),
-                   Lsn(1), &ev).ok());
+  REQUIRE(d.Decode(t::Serialize(
+                       {t::Relation(1, "s", "a",
+                                    t::pb::REPLICA_IDENTITY_DEFAULT, TwoCols()),
+                        t::Insert(1, {t::Int(1), t::Text("x")})}),
+                   Lsn(1), &ev)
+              .ok());
   auto three = TwoCols();
   three.push_back({"w", 20, "bigint", false});
-  REQUIRE(d.Decode(t::Serialize({t::Relation(1, "s", "a", t::pb::REPLICA_IDENTITY_DEFAULT, three),
-                                 t::Insert(1, {t::Int(2), t::Text("y"), t::Int(3)})}),
-                   Lsn(2), &ev).ok());
+  REQUIRE(d.Decode(t::Serialize(
+                       {t::Relation(1, "s", "a",
+                                    t::pb::REPLICA_IDENTITY_DEFAULT, three),
+                        t::Insert(1, {t::Int(2), t::Text("y"), t::Int(3)})}),
+                   Lsn(2), &ev)
+              .ok());
   CHECK(std::get<Change>(ev[0]).relation().columns.size() == 2);
   CHECK(std::get<Change>(ev[1]).relation().columns.size() == 3);
 }
@@ -67,30 +76,36 @@ TEST_CASE("decoder errors name the LSN and the message kind", "[decode]") {
   Decoder d;
   std::vector<Event> ev;
   SECTION("bytes that are not a batch") {
-    auto st = d.Decode(std::string("\xff\xff\xff", 3), Lsn(0x2A0000001ULL), &ev);
+    auto st =
+        d.Decode(std::string("\xff\xff\xff", 3), Lsn(0x2A0000001ULL), &ev);
     REQUIRE_FALSE(st.ok());
     CHECK(st.message().find("2/A0000001") != std::string::npos);
     CHECK_FALSE(st.retryable());
   }
   SECTION("a change for an unknown relation") {
-    auto st = d.Decode(t::Serialize({t::Insert(99, {t::Int(1)})}), Lsn(0x10), &ev);
+    auto st =
+        d.Decode(t::Serialize({t::Insert(99, {t::Int(1)})}), Lsn(0x10), &ev);
     REQUIRE_FALSE(st.ok());
     CHECK(st.message().find("insert") != std::string::npos);
     CHECK(st.message().find("0/10") != std::string::npos);
     CHECK(st.message().find("99") != std::string::npos);
   }
   SECTION("a tuple of the wrong width") {
-    auto st = d.Decode(t::Serialize({t::Relation(1, "s", "a", t::pb::REPLICA_IDENTITY_DEFAULT, TwoCols()),
-                                     t::Update(1, nullptr, {t::Int(1)})}),
-                       Lsn(0x20), &ev);
+    auto st = d.Decode(
+        t::Serialize({t::Relation(1, "s", "a", t::pb::REPLICA_IDENTITY_DEFAULT,
+                                  TwoCols()),
+                      t::Update(1, nullptr, {t::Int(1)})}),
+        Lsn(0x20), &ev);
     REQUIRE_FALSE(st.ok());
     CHECK(st.message().find("update") != std::string::npos);
     CHECK(st.message().find("1 values") != std::string::npos);
   }
   SECTION("a value without a kind") {
-    auto st = d.Decode(t::Serialize({t::Relation(1, "s", "a", t::pb::REPLICA_IDENTITY_DEFAULT, TwoCols()),
-                                     t::Insert(1, {t::Int(1), t::pb::Value()})}),
-                       Lsn(0x30), &ev);
+    auto st = d.Decode(
+        t::Serialize({t::Relation(1, "s", "a", t::pb::REPLICA_IDENTITY_DEFAULT,
+                                  TwoCols()),
+                      t::Insert(1, {t::Int(1), t::pb::Value()})}),
+        Lsn(0x30), &ev);
     REQUIRE_FALSE(st.ok());
     CHECK(st.message().find("column \"v\"") != std::string::npos);
   }
@@ -110,13 +125,16 @@ TEST_CASE("decoder errors name the LSN and the message kind", "[decode]") {
     t::pb::Value v;
     v.mutable_array_value()->add_dimensions(3);
     *v.mutable_array_value()->add_elements() = t::Int(1);
-    auto st = d.Decode(t::Serialize({t::Relation(1, "s", "a", t::pb::REPLICA_IDENTITY_DEFAULT, TwoCols()),
-                                     t::Insert(1, {t::Int(1), v})}),
-                       Lsn(0x60), &ev);
+    auto st = d.Decode(
+        t::Serialize({t::Relation(1, "s", "a", t::pb::REPLICA_IDENTITY_DEFAULT,
+                                  TwoCols()),
+                      t::Insert(1, {t::Int(1), v})}),
+        Lsn(0x60), &ev);
     REQUIRE_FALSE(st.ok());
   }
   SECTION("a commit whose end is not past its commit") {
-    auto st = d.Decode(t::Serialize({t::Commit(1, 0x100, 0x100)}), Lsn(0x70), &ev);
+    auto st =
+        d.Decode(t::Serialize({t::Commit(1, 0x100, 0x100)}), Lsn(0x70), &ev);
     REQUIRE_FALSE(st.ok());
     CHECK(st.message().find("commit") != std::string::npos);
   }
@@ -124,8 +142,10 @@ TEST_CASE("decoder errors name the LSN and the message kind", "[decode]") {
 
 TEST_CASE("decoder never crashes on truncated or mutated bytes", "[decode]") {
   std::string good = t::Serialize(
-      {t::Begin(7, 0x1000), t::Relation(1, "s", "a", t::pb::REPLICA_IDENTITY_FULL, TwoCols()),
-       t::Insert(1, {t::Int(1), t::Text("hello")}), t::Commit(7, 0x1000, 0x1010)});
+      {t::Begin(7, 0x1000),
+       t::Relation(1, "s", "a", t::pb::REPLICA_IDENTITY_FULL, TwoCols()),
+       t::Insert(1, {t::Int(1), t::Text("hello")}),
+       t::Commit(7, 0x1000, 0x1010)});
   google::protobuf::LogSilencer quiet;  // mutated strings are invalid UTF-8
   for (size_t n = 0; n < good.size(); n++) {
     Decoder d;
@@ -149,7 +169,8 @@ TEST_CASE("decoder reads the plugin's golden bytes", "[decode]") {
   if (DIR* dir = opendir(WALAPPLY_GOLDEN_DIR)) {
     while (dirent* e = readdir(dir)) {
       std::string n = e->d_name;
-      if (n.size() > 4 && n.compare(n.size() - 4, 4, ".bin") == 0) names.push_back(n);
+      if (n.size() > 4 && n.compare(n.size() - 4, 4, ".bin") == 0)
+        names.push_back(n);
     }
     closedir(dir);
   }
@@ -157,7 +178,8 @@ TEST_CASE("decoder reads the plugin's golden bytes", "[decode]") {
   Decoder d;
   size_t events = 0;
   for (const std::string& n : names) {
-    std::ifstream in(std::string(WALAPPLY_GOLDEN_DIR) + "/" + n, std::ios::binary);
+    std::ifstream in(std::string(WALAPPLY_GOLDEN_DIR) + "/" + n,
+                     std::ios::binary);
     std::stringstream ss;
     ss << in.rdbuf();
     INFO(n);
@@ -165,7 +187,8 @@ TEST_CASE("decoder reads the plugin's golden bytes", "[decode]") {
     walapply::Status st = d.Decode(ss.str(), Lsn(1), &ev);
     if (!st.ok()) {
       INFO(st.message());
-      CHECK(st.message().find("was not described by a Relation message") != std::string::npos);
+      CHECK(st.message().find("was not described by a Relation message") !=
+            std::string::npos);
     }
     events += ev.size();
   }

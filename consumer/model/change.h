@@ -46,7 +46,8 @@ struct Relation {
   RelId id;
   std::string schema;
   std::string name;
-  ReplicaIdentity replica_identity = wal2proto::v1::REPLICA_IDENTITY_UNSPECIFIED;
+  ReplicaIdentity replica_identity =
+      wal2proto::v1::REPLICA_IDENTITY_UNSPECIFIED;
   std::vector<Column> columns;
 };
 
@@ -87,8 +88,8 @@ struct Change {
 // What a target needs to know about a committed transaction.
 struct TxnInfo {
   Xid xid;
-  Lsn commit_lsn;   // the commit (or COMMIT PREPARED) record
-  Lsn end_lsn;      // the position to confirm once durable
+  Lsn commit_lsn;              // the commit (or COMMIT PREPARED) record
+  Lsn end_lsn;                 // the position to confirm once durable
   int64_t commit_time_us = 0;  // microseconds since the Unix epoch
   std::string origin;
   Lsn origin_lsn;

@@ -30,12 +30,20 @@ class Lsn {
   constexpr bool valid() const { return value_ != 0; }
   std::string ToString() const;
 
-  friend constexpr bool operator==(Lsn a, Lsn b) { return a.value_ == b.value_; }
-  friend constexpr bool operator!=(Lsn a, Lsn b) { return a.value_ != b.value_; }
+  friend constexpr bool operator==(Lsn a, Lsn b) {
+    return a.value_ == b.value_;
+  }
+  friend constexpr bool operator!=(Lsn a, Lsn b) {
+    return a.value_ != b.value_;
+  }
   friend constexpr bool operator<(Lsn a, Lsn b) { return a.value_ < b.value_; }
-  friend constexpr bool operator<=(Lsn a, Lsn b) { return a.value_ <= b.value_; }
+  friend constexpr bool operator<=(Lsn a, Lsn b) {
+    return a.value_ <= b.value_;
+  }
   friend constexpr bool operator>(Lsn a, Lsn b) { return a.value_ > b.value_; }
-  friend constexpr bool operator>=(Lsn a, Lsn b) { return a.value_ >= b.value_; }
+  friend constexpr bool operator>=(Lsn a, Lsn b) {
+    return a.value_ >= b.value_;
+  }
 
  private:
   uint64_t value_ = 0;
@@ -49,8 +57,12 @@ class Xid {
   constexpr Xid() = default;
   constexpr explicit Xid(uint32_t value) : value_(value) {}
   constexpr uint32_t value() const { return value_; }
-  friend constexpr bool operator==(Xid a, Xid b) { return a.value_ == b.value_; }
-  friend constexpr bool operator!=(Xid a, Xid b) { return a.value_ != b.value_; }
+  friend constexpr bool operator==(Xid a, Xid b) {
+    return a.value_ == b.value_;
+  }
+  friend constexpr bool operator!=(Xid a, Xid b) {
+    return a.value_ != b.value_;
+  }
   friend constexpr bool operator<(Xid a, Xid b) { return a.value_ < b.value_; }
 
  private:

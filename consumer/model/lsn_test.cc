@@ -3,9 +3,9 @@
 //
 // Copyright (c) 2026, the wal2proto authors. PostgreSQL License.
 
-#include <catch2/catch.hpp>
-
 #include "model/lsn.h"
+
+#include <catch2/catch.hpp>
 
 using walapply::model::Lsn;
 
@@ -22,9 +22,9 @@ TEST_CASE("Lsn parses and prints X/X", "[model]") {
 }
 
 TEST_CASE("Lsn rejects malformed text", "[model]") {
-  for (const char* bad : {"", "/", "1/", "/1", "1", "1//2", "G/0", "0/G",
-                          "123456789/0", "0/123456789", " 1/2", "1/2 ", "-1/2",
-                          "1/2/3", "0x1/2"}) {
+  for (const char* bad :
+       {"", "/", "1/", "/1", "1", "1//2", "G/0", "0/G", "123456789/0",
+        "0/123456789", " 1/2", "1/2 ", "-1/2", "1/2/3", "0x1/2"}) {
     INFO(bad);
     CHECK_FALSE(Lsn::Parse(bad).has_value());
   }

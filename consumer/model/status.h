@@ -65,9 +65,9 @@ class [[nodiscard]] Result {
   std::optional<T> value_;
 };
 
-#define WALAPPLY_RETURN_IF_ERROR(expr)      \
-  do {                                      \
-    ::walapply::Status status_tmp_ = (expr); \
+#define WALAPPLY_RETURN_IF_ERROR(expr)         \
+  do {                                         \
+    ::walapply::Status status_tmp_ = (expr);   \
     if (!status_tmp_.ok()) return status_tmp_; \
   } while (0)
 

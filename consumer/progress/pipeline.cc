@@ -18,8 +18,7 @@ Pipeline::Pipeline(std::vector<std::unique_ptr<sink::Sink>> sinks,
     : sinks_(std::move(sinks)),
       options_(std::move(options)),
       assembler_(
-          options_.buffer,
-          [this](txn::Transaction& t) { return Deliver(t); },
+          options_.buffer, [this](txn::Transaction& t) { return Deliver(t); },
           [this](const model::Change& m) { return DeliverMessage(m); }),
       tracker_(sinks_.size()) {}
 
@@ -80,7 +79,8 @@ Status Pipeline::Deliver(txn::Transaction& txn) {
     }
     WALAPPLY_RETURN_IF_ERROR(s->Apply(txn));
   }
-  if (options_.endpos && info.end_lsn >= *options_.endpos) endpos_reached_ = true;
+  if (options_.endpos && info.end_lsn >= *options_.endpos)
+    endpos_reached_ = true;
   return Status::Ok();
 }
 
@@ -102,7 +102,8 @@ Status Pipeline::MarkIdlePosition(Lsn wal_end) {
   // Idle: every transaction committed before wal_end was delivered (the
   // server sends a keepalive only after the data that precedes it), none is
   // half received, streamed or prepared, and every sink has synced it.
-  if (endpos_reached_ || !assembler_.Idle() || HasUnflushed()) return Status::Ok();
+  if (endpos_reached_ || !assembler_.Idle() || HasUnflushed())
+    return Status::Ok();
   for (size_t i = 0; i < sinks_.size(); i++) {
     if (wal_end > sinks_[i]->DurableEndLsn()) {
       WALAPPLY_RETURN_IF_ERROR(sinks_[i]->MarkPosition(wal_end));

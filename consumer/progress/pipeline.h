@@ -75,7 +75,9 @@ class Pipeline {
 
   // Lowest end LSN any sink holds durably (0 if some sink is empty).
   model::Lsn LowestHeldEnd() const;
-  const std::vector<std::unique_ptr<sink::Sink>>& sinks() const { return sinks_; }
+  const std::vector<std::unique_ptr<sink::Sink>>& sinks() const {
+    return sinks_;
+  }
   const PipelineStats& stats() const { return stats_; }
   const txn::Assembler& assembler() const { return assembler_; }
 

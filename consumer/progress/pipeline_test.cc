@@ -4,12 +4,12 @@
 //
 // Copyright (c) 2026, the wal2proto authors. PostgreSQL License.
 
-#include <catch2/catch.hpp>
+#include "progress/pipeline.h"
 
+#include <catch2/catch.hpp>
 #include <random>
 #include <set>
 
-#include "progress/pipeline.h"
 #include "tests/batch_builder.h"
 
 namespace t = walapply::testing;
@@ -24,7 +24,8 @@ namespace {
 // only part of what was written durable (a lagging device).
 class FaultySink : public walapply::sink::Sink {
  public:
-  explicit FaultySink(std::string name, Lsn held = Lsn()) : name_(std::move(name)) {
+  explicit FaultySink(std::string name, Lsn held = Lsn())
+      : name_(std::move(name)) {
     held_commit_ = held;
     durable_end_ = held;
   }
@@ -39,7 +40,9 @@ class FaultySink : public walapply::sink::Sink {
     held_commit_ = txn.info.commit_lsn;
     return Status::Ok();
   }
-  Status ApplyMessage(const walapply::model::Change&) override { return Status::Ok(); }
+  Status ApplyMessage(const walapply::model::Change&) override {
+    return Status::Ok();
+  }
   Status Flush() override {
     if (fail_flush) return Status::Fatal("injected fsync failure");
     size_t n = partial_flush ? pending_.size() / 2 : pending_.size();
@@ -88,7 +91,8 @@ struct Fixture {
     std::vector<std::unique_ptr<walapply::sink::Sink>> sinks;
     sinks.push_back(std::move(a));
     sinks.push_back(std::move(b));
-    pipeline = std::make_unique<Pipeline>(std::move(sinks), walapply::progress::PipelineOptions{});
+    pipeline = std::make_unique<Pipeline>(
+        std::move(sinks), walapply::progress::PipelineOptions{});
     REQUIRE(pipeline->OpenSinks().ok());
   }
   FaultySink* sa;
@@ -116,7 +120,8 @@ TEST_CASE("a lagging target holds the confirmed position back", "[progress]") {
   Fixture fx;
   fx.sb->partial_flush = true;
   for (uint32_t i = 1; i <= 8; i++) {
-    REQUIRE(fx.pipeline->OnWrite(Txn(i, 0x100 * i, i == 1), Lsn(0x100 * i)).ok());
+    REQUIRE(
+        fx.pipeline->OnWrite(Txn(i, 0x100 * i, i == 1), Lsn(0x100 * i)).ok());
   }
   REQUIRE(fx.pipeline->FlushSinks().ok());
   // b made only the first four durable.
@@ -126,7 +131,8 @@ TEST_CASE("a lagging target holds the confirmed position back", "[progress]") {
   CHECK(fx.pipeline->Confirmable() == Lsn(0x810));
 }
 
-TEST_CASE("a failed apply confirms nothing of the failed transaction", "[progress]") {
+TEST_CASE("a failed apply confirms nothing of the failed transaction",
+          "[progress]") {
   Fixture fx;
   REQUIRE(fx.pipeline->OnWrite(Txn(1, 0x100, true), Lsn(0x100)).ok());
   REQUIRE(fx.pipeline->FlushSinks().ok());
@@ -136,7 +142,8 @@ TEST_CASE("a failed apply confirms nothing of the failed transaction", "[progres
   CHECK(fx.pipeline->Confirmable() == Lsn(0x110));
 }
 
-TEST_CASE("random faults never confirm past any target's durable set", "[progress]") {
+TEST_CASE("random faults never confirm past any target's durable set",
+          "[progress]") {
   std::mt19937 rng(12345);
   for (int round = 0; round < 50; round++) {
     Fixture fx;
@@ -149,7 +156,9 @@ TEST_CASE("random faults never confirm past any target's durable set", "[progres
       fx.sa->partial_flush = rng() % 3 == 0;
       fx.sb->partial_flush = rng() % 3 == 0;
       if (what < 6) {
-        REQUIRE(fx.pipeline->OnWrite(Txn(xid, 0x100 * xid, xid == 1), Lsn(0x100 * xid)).ok());
+        REQUIRE(fx.pipeline
+                    ->OnWrite(Txn(xid, 0x100 * xid, xid == 1), Lsn(0x100 * xid))
+                    .ok());
         xid++;
       } else {
         fx.pipeline->FlushSinks().IgnoreError();  // failures are the point
@@ -170,24 +179,34 @@ TEST_CASE("random faults never confirm past any target's durable set", "[progres
   }
 }
 
-TEST_CASE("an undecided prepared transaction caps the confirmed position", "[progress]") {
+TEST_CASE("an undecided prepared transaction caps the confirmed position",
+          "[progress]") {
   Fixture fx;
   REQUIRE(fx.pipeline->OnWrite(Txn(1, 0x100, true), Lsn(0x100)).ok());
-  REQUIRE(fx.pipeline->OnWrite(
-      t::Serialize({t::BeginPrepare(2, 0x200, "gx"), t::Insert(1, {t::Int(2)}), t::Prepare(2, 0x200, "gx")}),
-      Lsn(0x200)).ok());
+  REQUIRE(fx.pipeline
+              ->OnWrite(t::Serialize({t::BeginPrepare(2, 0x200, "gx"),
+                                      t::Insert(1, {t::Int(2)}),
+                                      t::Prepare(2, 0x200, "gx")}),
+                        Lsn(0x200))
+              .ok());
   REQUIRE(fx.pipeline->OnWrite(Txn(3, 0x300, false), Lsn(0x300)).ok());
   REQUIRE(fx.pipeline->FlushSinks().ok());
   CHECK(fx.pipeline->Confirmable() == Lsn(0x200));
-  REQUIRE(fx.pipeline->OnWrite(t::Serialize({t::CommitPrepared(2, 0x400, 0x410, "gx")}), Lsn(0x400)).ok());
+  REQUIRE(
+      fx.pipeline
+          ->OnWrite(t::Serialize({t::CommitPrepared(2, 0x400, 0x410, "gx")}),
+                    Lsn(0x400))
+          .ok());
   REQUIRE(fx.pipeline->FlushSinks().ok());
   CHECK(fx.pipeline->Confirmable() == Lsn(0x410));
 }
 
-TEST_CASE("transactions a target already holds are not written again", "[progress]") {
+TEST_CASE("transactions a target already holds are not written again",
+          "[progress]") {
   Fixture fx(Lsn(0x200));  // b holds up to commit 0x200
   for (uint32_t i = 1; i <= 4; i++) {
-    REQUIRE(fx.pipeline->OnWrite(Txn(i, 0x100 * i, i == 1), Lsn(0x100 * i)).ok());
+    REQUIRE(
+        fx.pipeline->OnWrite(Txn(i, 0x100 * i, i == 1), Lsn(0x100 * i)).ok());
   }
   CHECK(fx.sa->applied_commits.size() == 4);
   REQUIRE(fx.sb->applied_commits.size() == 2);

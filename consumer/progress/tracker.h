@@ -24,7 +24,9 @@ class Tracker {
  public:
   explicit Tracker(size_t sink_count) : durable_(sink_count) {}
 
-  void SetDurable(size_t sink, model::Lsn end_lsn) { durable_.at(sink) = end_lsn; }
+  void SetDurable(size_t sink, model::Lsn end_lsn) {
+    durable_.at(sink) = end_lsn;
+  }
   model::Lsn durable(size_t sink) const { return durable_.at(sink); }
 
   // Computes the position that may be confirmed now given the oldest

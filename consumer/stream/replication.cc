@@ -12,14 +12,13 @@
 
 #include "stream/replication.h"
 
+#include <fmt/format.h>
 #include <sys/select.h>
 
 #include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <memory>
-
-#include <fmt/format.h>
 
 namespace walapply::stream {
 
@@ -62,9 +61,9 @@ std::string Trim(const char* s) {
 
 bool RetryableSqlState(const std::string& state) {
   return state.rfind("08", 0) == 0 ||  // connection exceptions
-         state == "55006" ||            // object in use: slot still active
+         state == "55006" ||           // object in use: slot still active
          state == "57P01" || state == "57P02" || state == "57P03" ||
-         state == "53300";              // too many connections
+         state == "53300";  // too many connections
 }
 
 }  // namespace
@@ -101,8 +100,8 @@ Result<std::unique_ptr<ReplicationConnection>> ReplicationConnection::Connect(
   std::unique_ptr<ReplicationConnection> rc(new ReplicationConnection(conn));
   if (conn == nullptr) return Status::Fatal("out of memory connecting");
   if (PQstatus(conn) != CONNECTION_OK) {
-    return Status::Retry(
-        fmt::format("could not connect to the source: {}", Trim(PQerrorMessage(conn))));
+    return Status::Retry(fmt::format("could not connect to the source: {}",
+                                     Trim(PQerrorMessage(conn))));
   }
   return rc;
 }
@@ -119,7 +118,8 @@ Status ReplicationConnection::ErrorFromResult(PGresult* res,
   std::string msg = fmt::format(
       "{}: {}", what,
       Trim(res ? PQresultErrorMessage(res) : PQerrorMessage(conn_)));
-  if (PQstatus(conn_) == CONNECTION_BAD || (state && RetryableSqlState(state))) {
+  if (PQstatus(conn_) == CONNECTION_BAD ||
+      (state && RetryableSqlState(state))) {
     return Status::Retry(msg);
   }
   return Status::Fatal(msg);
@@ -164,12 +164,14 @@ Result<CreatedSlot> ReplicationConnection::CreateSlot(
       created.existed = true;
       return created;
     }
-    return ErrorFromResult(res.get(),
-                           fmt::format("could not create replication slot \"{}\"", slot));
+    return ErrorFromResult(
+        res.get(),
+        fmt::format("could not create replication slot \"{}\"", slot));
   }
   auto lsn = model::Lsn::Parse(PQgetvalue(res.get(), 0, 1));
   if (lsn) created.consistent_point = *lsn;
-  if (!PQgetisnull(res.get(), 0, 2)) created.snapshot_name = PQgetvalue(res.get(), 0, 2);
+  if (!PQgetisnull(res.get(), 0, 2))
+    created.snapshot_name = PQgetvalue(res.get(), 0, 2);
   return created;
 }
 
@@ -177,8 +179,8 @@ Status ReplicationConnection::DropSlot(const std::string& slot) {
   std::string sql = "DROP_REPLICATION_SLOT " + QuoteIdentifier(slot) + " WAIT";
   ResultPtr res(PQexec(conn_, sql.c_str()));
   if (PQresultStatus(res.get()) != PGRES_COMMAND_OK) {
-    return ErrorFromResult(res.get(),
-                           fmt::format("could not drop replication slot \"{}\"", slot));
+    return ErrorFromResult(
+        res.get(), fmt::format("could not drop replication slot \"{}\"", slot));
   }
   return Status::Ok();
 }
@@ -192,14 +194,16 @@ Result<std::optional<SlotInfo>> ReplicationConnection::ReadSlot(
       QuoteLiteral(slot);
   ResultPtr res(PQexec(conn_, sql.c_str()));
   if (PQresultStatus(res.get()) != PGRES_TUPLES_OK) {
-    return ErrorFromResult(res.get(),
-                           fmt::format("could not read replication slot \"{}\"", slot));
+    return ErrorFromResult(
+        res.get(), fmt::format("could not read replication slot \"{}\"", slot));
   }
   if (PQntuples(res.get()) == 0) return std::optional<SlotInfo>();
   SlotInfo info;
   info.plugin = PQgetvalue(res.get(), 0, 0);
-  if (auto l = model::Lsn::Parse(PQgetvalue(res.get(), 0, 1))) info.confirmed_flush = *l;
-  if (auto l = model::Lsn::Parse(PQgetvalue(res.get(), 0, 2))) info.restart_lsn = *l;
+  if (auto l = model::Lsn::Parse(PQgetvalue(res.get(), 0, 1)))
+    info.confirmed_flush = *l;
+  if (auto l = model::Lsn::Parse(PQgetvalue(res.get(), 0, 2)))
+    info.restart_lsn = *l;
   info.two_phase = std::strcmp(PQgetvalue(res.get(), 0, 3), "t") == 0;
   return std::optional<SlotInfo>(info);
 }
@@ -213,21 +217,21 @@ Status ReplicationConnection::StartReplication(
     sql += " (";
     for (size_t i = 0; i < options.size(); i++) {
       if (i) sql += ", ";
-      sql += QuoteIdentifier(options[i].first) + " " + QuoteLiteral(options[i].second);
+      sql += QuoteIdentifier(options[i].first) + " " +
+             QuoteLiteral(options[i].second);
     }
     sql += ")";
   }
   ResultPtr res(PQexec(conn_, sql.c_str()));
   if (PQresultStatus(res.get()) != PGRES_COPY_BOTH) {
     return ErrorFromResult(
-        res.get(), fmt::format("could not start replication on slot \"{}\"", slot));
+        res.get(),
+        fmt::format("could not start replication on slot \"{}\"", slot));
   }
   return Status::Ok();
 }
 
-bool ReplicationConnection::HasBufferedData() {
-  return PQisBusy(conn_) == 0;
-}
+bool ReplicationConnection::HasBufferedData() { return PQisBusy(conn_) == 0; }
 
 Status ReplicationConnection::Read(int timeout_ms, CopyMessage* out) {
   out->type = CopyMessage::Type::kNone;
@@ -240,7 +244,8 @@ Status ReplicationConnection::Read(int timeout_ms, CopyMessage* out) {
     if (n == 0) {
       if (attempt == 1) return Status::Ok();  // nothing within the timeout
       int sock = PQsocket(conn_);
-      if (sock < 0) return Status::Retry("replication connection lost: no socket");
+      if (sock < 0)
+        return Status::Retry("replication connection lost: no socket");
       fd_set rfds;
       FD_ZERO(&rfds);
       FD_SET(sock, &rfds);
@@ -249,8 +254,10 @@ Status ReplicationConnection::Read(int timeout_ms, CopyMessage* out) {
       tv.tv_usec = (timeout_ms % 1000) * 1000;
       int r = select(sock + 1, &rfds, nullptr, nullptr, &tv);
       if (r < 0) {
-        if (errno == EINTR) return Status::Ok();  // a signal: let the caller look
-        return Status::Retry(fmt::format("select() failed: {}", std::strerror(errno)));
+        if (errno == EINTR)
+          return Status::Ok();  // a signal: let the caller look
+        return Status::Retry(
+            fmt::format("select() failed: {}", std::strerror(errno)));
       }
       if (r == 0) return Status::Ok();
       if (PQconsumeInput(conn_) == 0) {

@@ -40,14 +40,15 @@ std::optional<Lsn> Assembler::OldestPendingPrepare() const {
 
 Status Assembler::OutOfPlace(const decode::Event& event, Lsn lsn,
                              const std::string& why) const {
-  return Status::Fatal(fmt::format("unexpected {} message in write at LSN {}: {}",
-                                   decode::EventName(event), lsn.ToString(),
-                                   why));
+  return Status::Fatal(
+      fmt::format("unexpected {} message in write at LSN {}: {}",
+                  decode::EventName(event), lsn.ToString(), why));
 }
 
 Status Assembler::HandleChange(model::Change&& change, Lsn lsn) {
   if (in_stream_block_) {
-    return streams_.at(stream_xid_.value())->txn.changes->Append(std::move(change));
+    return streams_.at(stream_xid_.value())
+        ->txn.changes->Append(std::move(change));
   }
   if (current_) return current_->txn.changes->Append(std::move(change));
   if (change.kind == model::ChangeKind::kMessage && !change.transactional) {
@@ -88,10 +89,10 @@ Status Assembler::Handle(decode::Event&& event, Lsn lsn) {
     }
     model::TxnInfo& info = current_->txn.info;
     if (info.commit_lsn.valid() && info.commit_lsn != c->commit_lsn) {
-      return OutOfPlace(event, lsn,
-                        fmt::format("commit_lsn {} differs from Begin's {}",
-                                    c->commit_lsn.ToString(),
-                                    info.commit_lsn.ToString()));
+      return OutOfPlace(
+          event, lsn,
+          fmt::format("commit_lsn {} differs from Begin's {}",
+                      c->commit_lsn.ToString(), info.commit_lsn.ToString()));
     }
     info.commit_lsn = c->commit_lsn;
     info.end_lsn = c->end_lsn;
@@ -108,9 +109,9 @@ Status Assembler::Handle(decode::Event&& event, Lsn lsn) {
     auto it = streams_.find(s->xid.value());
     if (s->first_segment) {
       if (it != streams_.end()) {
-        return OutOfPlace(event, lsn,
-                          fmt::format("first block of xid {} seen twice",
-                                      s->xid.value()));
+        return OutOfPlace(
+            event, lsn,
+            fmt::format("first block of xid {} seen twice", s->xid.value()));
       }
       auto open = NewOpen();
       open->txn.info.xid = s->xid;
@@ -118,9 +119,9 @@ Status Assembler::Handle(decode::Event&& event, Lsn lsn) {
       open->txn.info.origin_lsn = s->origin_lsn;
       streams_.emplace(s->xid.value(), std::move(open));
     } else if (it == streams_.end()) {
-      return OutOfPlace(event, lsn,
-                        fmt::format("block of unknown streamed xid {}",
-                                    s->xid.value()));
+      return OutOfPlace(
+          event, lsn,
+          fmt::format("block of unknown streamed xid {}", s->xid.value()));
     }
     in_stream_block_ = true;
     stream_xid_ = s->xid;
@@ -128,7 +129,8 @@ Status Assembler::Handle(decode::Event&& event, Lsn lsn) {
   }
 
   if (std::holds_alternative<model::StreamStopEvent>(event)) {
-    if (!in_stream_block_) return OutOfPlace(event, lsn, "no stream block open");
+    if (!in_stream_block_)
+      return OutOfPlace(event, lsn, "no stream block open");
     in_stream_block_ = false;
     return Status::Ok();
   }
@@ -185,14 +187,15 @@ Status Assembler::Handle(decode::Event&& event, Lsn lsn) {
   }
 
   if (auto* p = std::get_if<model::PrepareEvent>(&event)) {
-    if (in_stream_block_) return OutOfPlace(event, lsn, "inside a stream block");
+    if (in_stream_block_)
+      return OutOfPlace(event, lsn, "inside a stream block");
     std::unique_ptr<Open> open;
     if (p->streamed) {
       if (current_) return OutOfPlace(event, lsn, "a transaction is open");
       auto it = streams_.find(p->xid.value());
       if (it == streams_.end()) {
-        return OutOfPlace(event, lsn,
-                          fmt::format("unknown streamed xid {}", p->xid.value()));
+        return OutOfPlace(
+            event, lsn, fmt::format("unknown streamed xid {}", p->xid.value()));
       }
       open = std::move(it->second);
       streams_.erase(it);
@@ -201,9 +204,10 @@ Status Assembler::Handle(decode::Event&& event, Lsn lsn) {
         return OutOfPlace(event, lsn, "no BeginPrepare is open");
       }
       if (current_->txn.info.gid != p->gid) {
-        return OutOfPlace(event, lsn,
-                          fmt::format("gid \"{}\" differs from BeginPrepare's \"{}\"",
-                                      p->gid, current_->txn.info.gid));
+        return OutOfPlace(
+            event, lsn,
+            fmt::format("gid \"{}\" differs from BeginPrepare's \"{}\"", p->gid,
+                        current_->txn.info.gid));
       }
       open = std::move(current_);
     }

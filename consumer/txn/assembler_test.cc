@@ -3,10 +3,11 @@
 //
 // Copyright (c) 2026, the wal2proto authors. PostgreSQL License.
 
+#include "txn/assembler.h"
+
 #include <catch2/catch.hpp>
 
 #include "tests/batch_builder.h"
-#include "txn/assembler.h"
 
 namespace t = walapply::testing;
 using walapply::Status;
@@ -51,7 +52,8 @@ struct Harness {
 
   Decoder decoder;
   Assembler assembler;
-  std::vector<std::pair<walapply::model::TxnInfo, std::vector<int64_t>>> delivered;
+  std::vector<std::pair<walapply::model::TxnInfo, std::vector<int64_t>>>
+      delivered;
   size_t spilled = 0;
 };
 
@@ -64,10 +66,14 @@ t::pb::Message Rel() {
 
 TEST_CASE("committed transactions are delivered whole", "[txn]") {
   Harness h;
-  REQUIRE(h.Feed({t::Begin(10, 0x100), Rel(), t::Insert(1, {t::Int(1), t::Text("a")})}).ok());
+  REQUIRE(h.Feed({t::Begin(10, 0x100), Rel(),
+                  t::Insert(1, {t::Int(1), t::Text("a")})})
+              .ok());
   CHECK(h.delivered.empty());
   CHECK(h.assembler.InTransaction());
-  REQUIRE(h.Feed({t::Insert(1, {t::Int(2), t::Text("b")}), t::Commit(10, 0x100, 0x120)}).ok());
+  REQUIRE(h.Feed({t::Insert(1, {t::Int(2), t::Text("b")}),
+                  t::Commit(10, 0x100, 0x120)})
+              .ok());
   REQUIRE(h.delivered.size() == 1);
   CHECK(h.delivered[0].first.commit_lsn == Lsn(0x100));
   CHECK(h.delivered[0].first.end_lsn == Lsn(0x120));
@@ -79,7 +85,8 @@ TEST_CASE("a large transaction spills and comes back in order", "[txn]") {
   Harness h(64 * 1024);
   REQUIRE(h.Feed({t::Begin(11, 0x200), Rel()}).ok());
   for (int i = 0; i < 20000; i++) {
-    REQUIRE(h.Feed({t::Insert(1, {t::Int(i), t::Text(std::string(50, 'x'))})}).ok());
+    REQUIRE(h.Feed({t::Insert(1, {t::Int(i), t::Text(std::string(50, 'x'))})})
+                .ok());
   }
   REQUIRE(h.Feed({t::Commit(11, 0x200, 0x210)}).ok());
   REQUIRE(h.delivered.size() == 1);
@@ -91,12 +98,17 @@ TEST_CASE("a large transaction spills and comes back in order", "[txn]") {
 
 TEST_CASE("streamed transactions drop aborted subtransactions", "[txn]") {
   Harness h(4096);  // small, so the streamed changes spill too
-  REQUIRE(h.Feed({t::StreamStart(50, true), Rel(), t::Insert(1, {t::Int(1), t::Text("a")}, 50),
-                  t::Insert(1, {t::Int(2), t::Text("b")}, 51), t::StreamStop()}).ok());
-  REQUIRE(h.Feed({t::StreamStart(60, true), t::Insert(1, {t::Int(100), t::Text("z")}, 60),
-                  t::StreamStop()}).ok());
+  REQUIRE(h.Feed({t::StreamStart(50, true), Rel(),
+                  t::Insert(1, {t::Int(1), t::Text("a")}, 50),
+                  t::Insert(1, {t::Int(2), t::Text("b")}, 51), t::StreamStop()})
+              .ok());
+  REQUIRE(
+      h.Feed({t::StreamStart(60, true),
+              t::Insert(1, {t::Int(100), t::Text("z")}, 60), t::StreamStop()})
+          .ok());
   std::vector<t::pb::Message> many = {t::StreamStart(50, false)};
-  for (int i = 3; i < 200; i++) many.push_back(t::Insert(1, {t::Int(i), t::Text("c")}, i % 2 ? 52 : 50));
+  for (int i = 3; i < 200; i++)
+    many.push_back(t::Insert(1, {t::Int(i), t::Text("c")}, i % 2 ? 52 : 50));
   many.push_back(t::StreamStop());
   REQUIRE(h.Feed(many).ok());
   REQUIRE(h.Feed({t::StreamAbort(50, 52), t::StreamAbort(60, 60)}).ok());
@@ -104,17 +116,22 @@ TEST_CASE("streamed transactions drop aborted subtransactions", "[txn]") {
   REQUIRE(h.Feed({t::StreamCommit(50, 0x300, 0x310)}).ok());
   REQUIRE(h.delivered.size() == 1);
   std::vector<int64_t> want = {1, 2};
-  for (int i = 3; i < 200; i++) if (i % 2 == 0) want.push_back(i);
+  for (int i = 3; i < 200; i++)
+    if (i % 2 == 0) want.push_back(i);
   CHECK(h.delivered[0].second == want);
   CHECK(h.assembler.Idle());
 }
 
 TEST_CASE("two-phase transactions apply at COMMIT PREPARED only", "[txn]") {
   Harness h;
-  REQUIRE(h.Feed({t::BeginPrepare(70, 0x400, "g1"), Rel(), t::Insert(1, {t::Int(7), t::Text("p")}),
-                  t::Prepare(70, 0x400, "g1")}).ok());
-  REQUIRE(h.Feed({t::BeginPrepare(71, 0x500, "g2"), t::Insert(1, {t::Int(8), t::Text("q")}),
-                  t::Prepare(71, 0x500, "g2")}).ok());
+  REQUIRE(h.Feed({t::BeginPrepare(70, 0x400, "g1"), Rel(),
+                  t::Insert(1, {t::Int(7), t::Text("p")}),
+                  t::Prepare(70, 0x400, "g1")})
+              .ok());
+  REQUIRE(h.Feed({t::BeginPrepare(71, 0x500, "g2"),
+                  t::Insert(1, {t::Int(8), t::Text("q")}),
+                  t::Prepare(71, 0x500, "g2")})
+              .ok());
   CHECK(h.delivered.empty());
   REQUIRE(h.assembler.OldestPendingPrepare().has_value());
   CHECK(*h.assembler.OldestPendingPrepare() == Lsn(0x400));

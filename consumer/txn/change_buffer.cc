@@ -6,14 +6,13 @@
 #include "txn/change_buffer.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
+#include <google/protobuf/arena.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
-
-#include <fmt/format.h>
-#include <google/protobuf/arena.h>
 
 namespace walapply::txn {
 
@@ -49,14 +48,16 @@ class Reader {
   bool U32(uint32_t* v) {
     if (end_ - p_ < 4) return false;
     *v = 0;
-    for (int i = 0; i < 4; i++) *v |= uint32_t{static_cast<uint8_t>(p_[i])} << (8 * i);
+    for (int i = 0; i < 4; i++)
+      *v |= uint32_t{static_cast<uint8_t>(p_[i])} << (8 * i);
     p_ += 4;
     return true;
   }
   bool U64(uint64_t* v) {
     if (end_ - p_ < 8) return false;
     *v = 0;
-    for (int i = 0; i < 8; i++) *v |= uint64_t{static_cast<uint8_t>(p_[i])} << (8 * i);
+    for (int i = 0; i < 8; i++)
+      *v |= uint64_t{static_cast<uint8_t>(p_[i])} << (8 * i);
     p_ += 8;
     return true;
   }
@@ -99,9 +100,9 @@ Status ChangeBuffer::Append(model::Change&& change) {
       std::string templ = dir + "/walapply-spill.XXXXXX";
       fd_ = mkostemp(templ.data(), O_CLOEXEC);
       if (fd_ < 0) {
-        return Status::Fatal(fmt::format(
-            "could not create a spill file in \"{}\": {}", dir,
-            std::strerror(errno)));
+        return Status::Fatal(
+            fmt::format("could not create a spill file in \"{}\": {}", dir,
+                        std::strerror(errno)));
       }
       unlink(templ.c_str());
     }
@@ -162,7 +163,8 @@ Status ChangeBuffer::DecodeRecord(const char* p, size_t len,
   uint32_t xid, nrels;
   uint64_t lsn;
   auto corrupt = [] { return Status::Fatal("corrupt record in spill file"); };
-  if (!r.U8(&kind) || kind > static_cast<uint8_t>(model::ChangeKind::kMessage) ||
+  if (!r.U8(&kind) ||
+      kind > static_cast<uint8_t>(model::ChangeKind::kMessage) ||
       !r.U32(&xid) || !r.U8(&flags) || !r.U64(&lsn) || !r.U32(&nrels)) {
     return corrupt();
   }
@@ -228,7 +230,8 @@ Status ChangeBuffer::ForEach(
     size_t need = 4;
     if (have >= 4) {
       uint32_t len = 0;
-      for (int i = 0; i < 4; i++) len |= uint32_t{static_cast<uint8_t>(buf[pos + i])} << (8 * i);
+      for (int i = 0; i < 4; i++)
+        len |= uint32_t{static_cast<uint8_t>(buf[pos + i])} << (8 * i);
       need = 4 + static_cast<size_t>(len);
     }
     if (have < need) {
@@ -247,8 +250,8 @@ Status ChangeBuffer::ForEach(
           buf.resize(old);
           continue;
         }
-        return Status::Fatal(fmt::format("could not read spill file: {}",
-                                         std::strerror(errno)));
+        return Status::Fatal(
+            fmt::format("could not read spill file: {}", std::strerror(errno)));
       }
       buf.resize(old + n);
       file_off += n;

@@ -25,13 +25,13 @@
 
 #pragma once
 
+#include <google/protobuf/arena.h>
+
 #include <functional>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
-
-#include <google/protobuf/arena.h>
 
 #include "model/change.h"
 #include "model/status.h"

@@ -6,14 +6,13 @@
 #include "sink/file/file_sink.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
-
-#include <fmt/format.h>
-#include <spdlog/spdlog.h>
 
 namespace walapply::sink::file {
 
@@ -45,15 +44,17 @@ std::optional<std::string> ReadLineAt(int fd, uint64_t offset, uint64_t size) {
 
 FileSink::FileSink(std::string name, std::string path,
                    std::unique_ptr<Format> format)
-    : name_(std::move(name)), path_(std::move(path)), format_(std::move(format)) {}
+    : name_(std::move(name)),
+      path_(std::move(path)),
+      format_(std::move(format)) {}
 
 FileSink::~FileSink() {
   if (fd_ >= 0) close(fd_);
 }
 
 Status FileSink::IoError(const char* what) const {
-  return Status::Fatal(
-      fmt::format("could not {} file \"{}\": {}", what, path_, std::strerror(errno)));
+  return Status::Fatal(fmt::format("could not {} file \"{}\": {}", what, path_,
+                                   std::strerror(errno)));
 }
 
 Status FileSink::Open() { return OpenFile(true); }
@@ -90,7 +91,7 @@ Status FileSink::Recover(uint64_t size) {
 
   // Walk backwards through the file, chunk by chunk, looking at line starts.
   const size_t prefix_len = format_->record_end_prefix_bytes();
-  uint64_t cut = 0;   // end of the last complete record
+  uint64_t cut = 0;  // end of the last complete record
   bool have_cut = false;
   bool found_commit = false;
   uint64_t chunk_end = size;
@@ -122,7 +123,8 @@ Status FileSink::Recover(uint64_t size) {
       }
       if (!line_start) continue;
       std::string_view start_bytes(chunk.data() + i, chunk.size() - i);
-      if (!format_->IsRecordEndPrefix(start_bytes.substr(0, prefix_len))) continue;
+      if (!format_->IsRecordEndPrefix(start_bytes.substr(0, prefix_len)))
+        continue;
       std::optional<std::string> line = ReadLineAt(fd_, s, size);
       if (!line) continue;  // incomplete: part of the interrupted write
       std::optional<RecordEnd> rec = format_->ParseRecordEnd(*line);
@@ -160,10 +162,12 @@ Status FileSink::Recover(uint64_t size) {
   }
   if (cut < size) {
     truncated_bytes_ = size - cut;
-    spdlog::info("target {}: cut {} bytes of an interrupted write after the last "
-                 "complete record",
-                 name_, truncated_bytes_);
-    if (ftruncate(fd_, static_cast<off_t>(cut)) != 0) return IoError("truncate");
+    spdlog::info(
+        "target {}: cut {} bytes of an interrupted write after the last "
+        "complete record",
+        name_, truncated_bytes_);
+    if (ftruncate(fd_, static_cast<off_t>(cut)) != 0)
+      return IoError("truncate");
     if (fdatasync(fd_) != 0) return IoError("fsync");
   }
   return Status::Ok();

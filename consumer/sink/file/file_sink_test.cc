@@ -3,15 +3,15 @@
 //
 // Copyright (c) 2026, the wal2proto authors. PostgreSQL License.
 
-#include <catch2/catch.hpp>
+#include "sink/file/file_sink.h"
 
 #include <unistd.h>
 
+#include <catch2/catch.hpp>
 #include <fstream>
 #include <sstream>
 
 #include "decode/decoder.h"
-#include "sink/file/file_sink.h"
 #include "tests/batch_builder.h"
 #include "txn/assembler.h"
 
@@ -45,11 +45,13 @@ void WriteTxns(f::FileSink* sink, int first, int n, size_t rows = 3) {
       walapply::txn::BufferOptions{1 << 20, ""},
       [&](walapply::txn::Transaction& txn) { return sink->Apply(txn); },
       [](const walapply::model::Change&) { return Status::Ok(); });
-  std::vector<t::pb::Message> msgs = {t::Relation(1, "public", "t", t::pb::REPLICA_IDENTITY_DEFAULT,
-                                                  {{"id", 23, "integer", true}})};
+  std::vector<t::pb::Message> msgs = {
+      t::Relation(1, "public", "t", t::pb::REPLICA_IDENTITY_DEFAULT,
+                  {{"id", 23, "integer", true}})};
   for (int i = first; i < first + n; i++) {
     msgs.push_back(t::Begin(i, 0x1000 * i));
-    for (size_t r = 0; r < rows; r++) msgs.push_back(t::Insert(1, {t::Int(i * 100 + r)}));
+    for (size_t r = 0; r < rows; r++)
+      msgs.push_back(t::Insert(1, {t::Int(i * 100 + r)}));
     msgs.push_back(t::Commit(i, 0x1000 * i, 0x1000 * i + 0x28));
   }
   std::vector<walapply::decode::Event> ev;
@@ -64,8 +66,10 @@ TEST_CASE("a file target reads back its last complete transaction", "[sink]") {
     INFO(ext);
     std::string path = TempPath(ext);
     auto make = [&] {
-      return std::make_unique<f::FileSink>(
-          path, path, std::string(ext) == ".sql" ? f::MakeSqlFormat() : f::MakeJsonlFormat());
+      return std::make_unique<f::FileSink>(path, path,
+                                           std::string(ext) == ".sql"
+                                               ? f::MakeSqlFormat()
+                                               : f::MakeJsonlFormat());
     };
     {
       auto s = make();
@@ -139,7 +143,8 @@ TEST_CASE("target URIs pick the format or name the bad value", "[sink]") {
   CHECK(fmt.status().message().find("csv") != std::string::npos);
   REQUIRE_FALSE(walapply::sink::MakeSink("ftp://x").ok());
   // mongodb:// targets exist now; a bad parameter is still refused.
-  REQUIRE_FALSE(walapply::sink::MakeSink("mongodb://localhost/db?nulls=maybe").ok());
+  REQUIRE_FALSE(
+      walapply::sink::MakeSink("mongodb://localhost/db?nulls=maybe").ok());
 }
 
 TEST_CASE("a position record is read back as the held position", "[sink]") {
@@ -147,8 +152,10 @@ TEST_CASE("a position record is read back as the held position", "[sink]") {
     INFO(ext);
     std::string path = TempPath(ext);
     auto make = [&] {
-      return std::make_unique<f::FileSink>(
-          path, path, std::string(ext) == ".sql" ? f::MakeSqlFormat() : f::MakeJsonlFormat());
+      return std::make_unique<f::FileSink>(path, path,
+                                           std::string(ext) == ".sql"
+                                               ? f::MakeSqlFormat()
+                                               : f::MakeJsonlFormat());
     };
     {
       auto s = make();

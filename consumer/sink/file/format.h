@@ -22,10 +22,9 @@
 // reopens the file.
 //
 // SQL:
-//   -- wal2proto begin xid=N commit_lsn=X/X end_lsn=X/X commit_time=T origin='o'
-//   BEGIN;
-//   INSERT INTO "s"."t" ("a", "b") VALUES (1, 'x');
-//   COMMIT; -- wal2proto commit xid=N commit_lsn=X/X end_lsn=X/X
+//   -- wal2proto begin xid=N commit_lsn=X/X end_lsn=X/X commit_time=T
+//   origin='o' BEGIN; INSERT INTO "s"."t" ("a", "b") VALUES (1, 'x'); COMMIT;
+//   -- wal2proto commit xid=N commit_lsn=X/X end_lsn=X/X
 //   -- wal2proto standalone_message lsn=X/X prefix='p' content='\x..'
 //   -- wal2proto position lsn=X/X
 // JSON Lines, one object per line, "kind" always first:
@@ -51,9 +50,9 @@ namespace walapply::sink::file {
 struct RecordEnd {
   bool is_commit = false;
   bool is_position = false;  // position records: lsn in message_lsn
-  model::Lsn commit_lsn;  // commit records
-  model::Lsn end_lsn;     // commit records
-  model::Lsn message_lsn;  // standalone messages
+  model::Lsn commit_lsn;     // commit records
+  model::Lsn end_lsn;        // commit records
+  model::Lsn message_lsn;    // standalone messages
 };
 
 class Format {
@@ -77,7 +76,8 @@ class Format {
   virtual bool IsRecordEndPrefix(std::string_view line_start) const = 0;
   virtual size_t record_end_prefix_bytes() const = 0;
   // Parses a line that ends a record; nullopt if it is not one.
-  virtual std::optional<RecordEnd> ParseRecordEnd(std::string_view line) const = 0;
+  virtual std::optional<RecordEnd> ParseRecordEnd(
+      std::string_view line) const = 0;
 
   // Changes that cannot be replayed (an update or delete without replica
   // identity) are written as comments; this counts them.

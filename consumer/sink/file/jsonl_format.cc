@@ -34,7 +34,8 @@ constexpr std::string_view kCommitPrefix = "{\"kind\":\"commit\",";
 constexpr std::string_view kMessagePrefix = "{\"kind\":\"standalone_message\",";
 constexpr std::string_view kPositionPrefix = "{\"kind\":\"position\",";
 
-void AppendJsonValue(const model::Value& v, uint32_t type_oid, std::string* out);
+void AppendJsonValue(const model::Value& v, uint32_t type_oid,
+                     std::string* out);
 
 void AppendJsonArrayLevel(const pb::Array& a, int dim, int* next,
                           std::string* out) {
@@ -50,7 +51,8 @@ void AppendJsonArrayLevel(const pb::Array& a, int dim, int* next,
   out->push_back(']');
 }
 
-void AppendJsonValue(const model::Value& v, uint32_t type_oid, std::string* out) {
+void AppendJsonValue(const model::Value& v, uint32_t type_oid,
+                     std::string* out) {
   switch (v.kind_case()) {
     case pb::Value::kMarker:
       out->append("null");
@@ -146,7 +148,8 @@ class JsonlFormat : public Format {
 
   void AppendBegin(const model::TxnInfo& info, std::string* out) override {
     out->append(fmt::format(
-        "{{\"kind\":\"begin\",\"xid\":{},\"commit_lsn\":\"{}\",\"end_lsn\":\"{}\","
+        "{{\"kind\":\"begin\",\"xid\":{},\"commit_lsn\":\"{}\",\"end_lsn\":\"{}"
+        "\","
         "\"commit_time\":\"",
         info.xid.value(), info.commit_lsn.ToString(), info.end_lsn.ToString()));
     AppendTimestamp(info.commit_time_us, true, out);
@@ -164,9 +167,9 @@ class JsonlFormat : public Format {
 
   void AppendCommit(const model::TxnInfo& info, std::string* out) override {
     out->append(kCommitPrefix);
-    out->append(fmt::format("\"xid\":{},\"commit_lsn\":\"{}\",\"end_lsn\":\"{}\"}}\n",
-                            info.xid.value(), info.commit_lsn.ToString(),
-                            info.end_lsn.ToString()));
+    out->append(fmt::format(
+        "\"xid\":{},\"commit_lsn\":\"{}\",\"end_lsn\":\"{}\"}}\n",
+        info.xid.value(), info.commit_lsn.ToString(), info.end_lsn.ToString()));
   }
 
   void AppendStandaloneMessage(const Change& m, std::string* out) override {
@@ -245,7 +248,8 @@ class JsonlFormat : public Format {
     return std::max(kCommitPrefix.size(), kMessagePrefix.size());
   }
 
-  std::optional<RecordEnd> ParseRecordEnd(std::string_view line) const override {
+  std::optional<RecordEnd> ParseRecordEnd(
+      std::string_view line) const override {
     RecordEnd r;
     if (line.substr(0, kCommitPrefix.size()) == kCommitPrefix) {
       auto commit = Field(line, "\"commit_lsn\":\"");

@@ -79,7 +79,8 @@ class SqlFormat : public Format {
   std::string Header() const override {
     return std::string(kHeaderLine1) +
            "\n-- Replay with: psql -v ON_ERROR_STOP=1 -f FILE.  A transaction "
-           "is complete only when its \"COMMIT; -- wal2proto commit\" line is.\n"
+           "is complete only when its \"COMMIT; -- wal2proto commit\" line "
+           "is.\n"
            "SET client_encoding = 'UTF8';\n";
   }
 
@@ -88,10 +89,10 @@ class SqlFormat : public Format {
   }
 
   void AppendBegin(const model::TxnInfo& info, std::string* out) override {
-    out->append(fmt::format("-- wal2proto begin xid={} commit_lsn={} end_lsn={} "
-                            "commit_time=",
-                            info.xid.value(), info.commit_lsn.ToString(),
-                            info.end_lsn.ToString()));
+    out->append(fmt::format(
+        "-- wal2proto begin xid={} commit_lsn={} end_lsn={} "
+        "commit_time=",
+        info.xid.value(), info.commit_lsn.ToString(), info.end_lsn.ToString()));
     AppendTimestamp(info.commit_time_us, true, out);
     out->append(" origin=");
     out->append(QuoteForComment(info.origin));
@@ -156,7 +157,8 @@ class SqlFormat : public Format {
     return std::max(kCommitPrefix.size(), kMessagePrefix.size());
   }
 
-  std::optional<RecordEnd> ParseRecordEnd(std::string_view line) const override {
+  std::optional<RecordEnd> ParseRecordEnd(
+      std::string_view line) const override {
     RecordEnd r;
     if (line.substr(0, kCommitPrefix.size()) == kCommitPrefix) {
       auto commit = Field(line, "commit_lsn=");
@@ -185,12 +187,14 @@ class SqlFormat : public Format {
     if (p == std::string_view::npos) return std::nullopt;
     p += key.size() + 1;
     size_t e = line.find(' ', p);
-    return model::Lsn::Parse(line.substr(p, e == std::string_view::npos ? e : e - p));
+    return model::Lsn::Parse(
+        line.substr(p, e == std::string_view::npos ? e : e - p));
   }
 
   static void AppendMessageFields(const Change& m, std::string* out) {
     out->append("lsn=" + m.message_lsn.ToString());
-    out->append(m.transactional ? " transactional=true" : " transactional=false");
+    out->append(m.transactional ? " transactional=true"
+                                : " transactional=false");
     out->append(" prefix=");
     AppendQuotedLiteral(m.prefix, out);
     out->append(" content=");
@@ -308,6 +312,8 @@ class SqlFormat : public Format {
 
 }  // namespace
 
-std::unique_ptr<Format> MakeSqlFormat() { return std::make_unique<SqlFormat>(); }
+std::unique_ptr<Format> MakeSqlFormat() {
+  return std::make_unique<SqlFormat>();
+}
 
 }  // namespace walapply::sink::file

@@ -4,7 +4,6 @@
 // Copyright (c) 2026, the wal2proto authors. PostgreSQL License.
 
 #include <catch2/catch.hpp>
-
 #include <cmath>
 #include <limits>
 
@@ -53,7 +52,8 @@ std::string SqlOf(const std::vector<t::pb::Message>& msgs) {
 
 }  // namespace
 
-TEST_CASE("identifiers are always double-quoted with quotes doubled", "[sink]") {
+TEST_CASE("identifiers are always double-quoted with quotes doubled",
+          "[sink]") {
   CHECK(Ident("t") == "\"t\"");
   CHECK(Ident("Mixed Case") == "\"Mixed Case\"");
   CHECK(Ident("a\"b") == "\"a\"\"b\"");
@@ -114,7 +114,8 @@ TEST_CASE("value text is PostgreSQL input syntax", "[sink]") {
   v.mutable_interval_value()->set_days(3);
   v.mutable_interval_value()->set_microseconds(-3723000004LL);
   CHECK(Text(v) == "-14 mons 3 days -01:02:03.000004");
-  v.set_uuid_value(std::string("\x12\x34\x56\x78\x9a\xbc\xde\xf0\x12\x34\x56\x78\x9a\xbc\xde\xf0", 16));
+  v.set_uuid_value(std::string(
+      "\x12\x34\x56\x78\x9a\xbc\xde\xf0\x12\x34\x56\x78\x9a\xbc\xde\xf0", 16));
   CHECK(Text(v) == "12345678-9abc-def0-1234-56789abcdef0");
 }
 
@@ -139,43 +140,58 @@ TEST_CASE("arrays become array literals with every element quoted", "[sink]") {
 }
 
 TEST_CASE("statements quote hostile table names and values", "[sink]") {
-  auto rel = t::Relation(5, "we\"ird", "ta'ble; --", t::pb::REPLICA_IDENTITY_DEFAULT,
-                         {{"i\"d", 23, "integer", true}, {"v", 25, "text", false}});
-  std::string sql = SqlOf({rel, t::Insert(5, {t::Int(-3), t::Text("x'); DROP TABLE t; --\n")})});
+  auto rel =
+      t::Relation(5, "we\"ird", "ta'ble; --", t::pb::REPLICA_IDENTITY_DEFAULT,
+                  {{"i\"d", 23, "integer", true}, {"v", 25, "text", false}});
+  std::string sql = SqlOf(
+      {rel, t::Insert(5, {t::Int(-3), t::Text("x'); DROP TABLE t; --\n")})});
   CHECK(sql ==
         "INSERT INTO \"we\"\"ird\".\"ta'ble; --\" (\"i\"\"d\", \"v\") VALUES "
         "(-3, E'x''); DROP TABLE t; --\\n');\n");
 }
 
 TEST_CASE("updates and deletes find rows by replica identity", "[sink]") {
-  std::vector<t::ColSpec> cols = {{"id", 23, "integer", true}, {"v", 25, "text", false},
+  std::vector<t::ColSpec> cols = {{"id", 23, "integer", true},
+                                  {"v", 25, "text", false},
                                   {"big", 25, "text", false}};
-  auto def = t::Relation(6, "public", "t", t::pb::REPLICA_IDENTITY_DEFAULT, cols);
+  auto def =
+      t::Relation(6, "public", "t", t::pb::REPLICA_IDENTITY_DEFAULT, cols);
   SECTION("key unchanged: new tuple's key, unchanged TOAST left alone") {
-    CHECK(SqlOf({def, t::Update(6, nullptr, {t::Int(1), t::Text("n"), t::Toast()})}) ==
-          "UPDATE \"public\".\"t\" SET \"id\" = 1, \"v\" = 'n' WHERE \"id\" = 1;\n");
+    CHECK(SqlOf({def, t::Update(6, nullptr,
+                                {t::Int(1), t::Text("n"), t::Toast()})}) ==
+          "UPDATE \"public\".\"t\" SET \"id\" = 1, \"v\" = 'n' WHERE \"id\" = "
+          "1;\n");
   }
   SECTION("key changed: old key") {
     std::vector<t::pb::Value> old = {t::Int(1), t::NotSent(), t::NotSent()};
-    CHECK(SqlOf({def, t::Update(6, &old, {t::Int(2), t::Null(), t::Text("b")})}) ==
-          "UPDATE \"public\".\"t\" SET \"id\" = 2, \"v\" = NULL, \"big\" = 'b' WHERE \"id\" = 1;\n");
-    CHECK(SqlOf({def, t::Delete(6, old)}) == "DELETE FROM \"public\".\"t\" WHERE \"id\" = 1;\n");
+    CHECK(SqlOf({def,
+                 t::Update(6, &old, {t::Int(2), t::Null(), t::Text("b")})}) ==
+          "UPDATE \"public\".\"t\" SET \"id\" = 2, \"v\" = NULL, \"big\" = 'b' "
+          "WHERE \"id\" = 1;\n");
+    CHECK(SqlOf({def, t::Delete(6, old)}) ==
+          "DELETE FROM \"public\".\"t\" WHERE \"id\" = 1;\n");
   }
   SECTION("FULL: one row by ctid, compared as text, NULLs with IS NULL") {
-    std::vector<t::ColSpec> fcols = {{"p", 600, "point", true}, {"v", 25, "text", true}};
-    auto full = t::Relation(7, "public", "f", t::pb::REPLICA_IDENTITY_FULL, fcols);
+    std::vector<t::ColSpec> fcols = {{"p", 600, "point", true},
+                                     {"v", 25, "text", true}};
+    auto full =
+        t::Relation(7, "public", "f", t::pb::REPLICA_IDENTITY_FULL, fcols);
     t::pb::Value pt;
     pt.set_text_output("(1,2)");
     std::vector<t::pb::Value> old = {pt, t::Null()};
     CHECK(SqlOf({full, t::Delete(7, old)}) ==
-          "DELETE FROM \"public\".\"f\" WHERE ctid = (SELECT ctid FROM \"public\".\"f\" "
-          "WHERE \"p\"::text = ('(1,2)'::point)::text AND \"v\" IS NULL LIMIT 1);\n");
+          "DELETE FROM \"public\".\"f\" WHERE ctid = (SELECT ctid FROM "
+          "\"public\".\"f\" "
+          "WHERE \"p\"::text = ('(1,2)'::point)::text AND \"v\" IS NULL LIMIT "
+          "1);\n");
   }
   SECTION("no identity: a comment, counted") {
     std::vector<t::ColSpec> ncols = {{"a", 23, "integer", false}};
-    auto none = t::Relation(8, "public", "n", t::pb::REPLICA_IDENTITY_NOTHING, ncols);
+    auto none =
+        t::Relation(8, "public", "n", t::pb::REPLICA_IDENTITY_NOTHING, ncols);
     std::string sql = SqlOf({none, t::Update(8, nullptr, {t::Int(1)})});
-    CHECK(sql.rfind("-- wal2proto cannot replay: update of 'public'.'n'", 0) == 0);
+    CHECK(sql.rfind("-- wal2proto cannot replay: update of 'public'.'n'", 0) ==
+          0);
   }
 }
 
@@ -200,7 +216,9 @@ TEST_CASE("record ends parse back", "[sink]") {
   auto jsonl = f::MakeJsonlFormat();
   std::string out;
   jsonl->AppendCommit(info, &out);
-  CHECK(out == "{\"kind\":\"commit\",\"xid\":42,\"commit_lsn\":\"0/1234\",\"end_lsn\":\"0/1260\"}\n");
+  CHECK(out ==
+        "{\"kind\":\"commit\",\"xid\":42,\"commit_lsn\":\"0/"
+        "1234\",\"end_lsn\":\"0/1260\"}\n");
   out.pop_back();
   auto r = jsonl->ParseRecordEnd(out);
   REQUIRE(r.has_value());
@@ -210,10 +228,11 @@ TEST_CASE("record ends parse back", "[sink]") {
 TEST_CASE("JSON Lines values are typed and lossless", "[sink]") {
   walapply::decode::Decoder d;
   std::vector<walapply::decode::Event> ev;
-  std::vector<t::ColSpec> cols = {{"i", 20, "bigint", true}, {"f", 701, "double precision", false},
-                                  {"n", 1700, "numeric", false}, {"jb", 3802, "jsonb", false},
-                                  {"js", 114, "json", false}, {"a", 1007, "integer[]", false},
-                                  {"s", 25, "text", false}, {"z", 25, "text", false}};
+  std::vector<t::ColSpec> cols = {
+      {"i", 20, "bigint", true},     {"f", 701, "double precision", false},
+      {"n", 1700, "numeric", false}, {"jb", 3802, "jsonb", false},
+      {"js", 114, "json", false},    {"a", 1007, "integer[]", false},
+      {"s", 25, "text", false},      {"z", 25, "text", false}};
   t::pb::Value f;
   f.set_float8_value(std::nan(""));
   t::pb::Value n;
@@ -228,15 +247,21 @@ TEST_CASE("JSON Lines values are typed and lossless", "[sink]") {
   a.mutable_array_value()->add_lower_bounds(1);
   *a.mutable_array_value()->add_elements() = t::Int(1);
   *a.mutable_array_value()->add_elements() = t::Null();
-  REQUIRE(d.Decode(t::Serialize({t::Relation(9, "public", "j", t::pb::REPLICA_IDENTITY_DEFAULT, cols),
-                                 t::Insert(9, {t::Int(-9223372036854775807LL), f, n, jb, js, a,
-                                               t::Text("q\"\\\n\x01"), t::Null()})}),
-                   Lsn(1), &ev).ok());
+  REQUIRE(
+      d.Decode(t::Serialize(
+                   {t::Relation(9, "public", "j",
+                                t::pb::REPLICA_IDENTITY_DEFAULT, cols),
+                    t::Insert(9, {t::Int(-9223372036854775807LL), f, n, jb, js,
+                                  a, t::Text("q\"\\\n\x01"), t::Null()})}),
+               Lsn(1), &ev)
+          .ok());
   auto fmt = f::MakeJsonlFormat();
   std::string out;
   fmt->AppendChange(std::get<Change>(ev[0]), &out);
   CHECK(out ==
         "{\"kind\":\"insert\",\"schema\":\"public\",\"table\":\"j\",\"new\":{"
-        "\"i\":-9223372036854775807,\"f\":\"NaN\",\"n\":\"-12.3400\",\"jb\":{\"k\": [1, null]},"
-        "\"js\":\"{ \\\"a\\\" :\\n1 }\",\"a\":[1,null],\"s\":\"q\\\"\\\\\\n\\u0001\",\"z\":null}}\n");
+        "\"i\":-9223372036854775807,\"f\":\"NaN\",\"n\":\"-12.3400\",\"jb\":{"
+        "\"k\": [1, null]},"
+        "\"js\":\"{ \\\"a\\\" :\\n1 "
+        "}\",\"a\":[1,null],\"s\":\"q\\\"\\\\\\n\\u0001\",\"z\":null}}\n");
 }

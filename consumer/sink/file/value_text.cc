@@ -93,7 +93,8 @@ void AppendArrayElement(const pb::Value& v, std::string* out) {
   out->push_back('"');
 }
 
-void AppendArrayLevel(const pb::Array& a, int dim, int* next, std::string* out) {
+void AppendArrayLevel(const pb::Array& a, int dim, int* next,
+                      std::string* out) {
   out->push_back('{');
   for (int i = 0; i < a.dimensions(dim); i++) {
     if (i) out->push_back(',');
@@ -116,9 +117,9 @@ void AppendArrayText(const pb::Array& a, std::string* out) {
   if (!default_bounds) {
     for (int i = 0; i < a.dimensions_size(); i++) {
       int lb = i < a.lower_bounds_size() ? a.lower_bounds(i) : 1;
-      out->append("[" + std::to_string(lb) + ":" +
-                  std::to_string(static_cast<int64_t>(lb) + a.dimensions(i) - 1) +
-                  "]");
+      out->append(
+          "[" + std::to_string(lb) + ":" +
+          std::to_string(static_cast<int64_t>(lb) + a.dimensions(i) - 1) + "]");
     }
     out->push_back('=');
   }
@@ -223,7 +224,8 @@ void AppendValueText(const model::Value& v, std::string* out) {
       // Negate in unsigned arithmetic: INT64_MIN has no positive twin.
       uint64_t a = us < 0 ? 0 - static_cast<uint64_t>(us) : us;
       char buf[96];
-      std::snprintf(buf, sizeof(buf), "%d mons %d days %s%02llu:%02llu:%02llu.%06llu",
+      std::snprintf(buf, sizeof(buf),
+                    "%d mons %d days %s%02llu:%02llu:%02llu.%06llu",
                     iv.months(), iv.days(), us < 0 ? "-" : "",
                     static_cast<unsigned long long>(a / 3600000000ULL),
                     static_cast<unsigned long long>(a / 60000000ULL % 60),
@@ -250,7 +252,7 @@ void AppendValueText(const model::Value& v, std::string* out) {
       return;
     case pb::Value::kInfinity:
       out->append(v.infinity() == pb::INFINITY_NEGATIVE ? "-infinity"
-                                                         : "infinity");
+                                                        : "infinity");
       return;
     case pb::Value::kTextOutput:
       out->append(v.text_output());
