@@ -61,19 +61,19 @@ CREATE TABLE wal2proto.tombstones (
     PRIMARY KEY (relid, key)
 );
 
-CREATE FUNCTION wal2proto.record_tombstone()
+CREATE FUNCTION wal2proto.record_tombstones()
 RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog
 SET timezone = 'UTC'
 AS $fn$
-DECLARE
-    old_row jsonb := to_jsonb(OLD);
-    k jsonb;
 BEGIN
-    SELECT jsonb_object_agg(a, old_row -> a) INTO k FROM unnest(TG_ARGV) AS a;
-    INSERT INTO wal2proto.tombstones AS t (relid, key) VALUES (TG_RELID, k)
-    ON CONFLICT (relid, key) DO UPDATE SET deleted_at = now();
+    -- One statement per DELETE statement; TG_ARGV names the key columns.
+    EXECUTE format('INSERT INTO wal2proto.tombstones AS t (relid, key) '
+                   'SELECT %s, jsonb_build_object(%s) FROM wal2proto_deleted '
+                   'ON CONFLICT (relid, key) DO UPDATE SET deleted_at = now()',
+                   TG_RELID,
+                   (SELECT string_agg(format('%L, %I', a, a), ', ') FROM unnest(TG_ARGV) AS a));
     RETURN NULL;
 END
 $fn$;
@@ -105,9 +105,15 @@ BEGIN
     IF cols IS NULL THEN
         RETURN false;
     END IF;
-    EXECUTE format('CREATE TRIGGER wal2proto_tombstone AFTER DELETE ON %s '
-                   'FOR EACH ROW EXECUTE FUNCTION wal2proto.record_tombstone(%s)',
-                   rel, cols);
+    BEGIN
+        EXECUTE format('CREATE TRIGGER wal2proto_tombstone AFTER DELETE ON %s '
+                       'REFERENCING OLD TABLE AS wal2proto_deleted FOR EACH STATEMENT '
+                       'EXECUTE FUNCTION wal2proto.record_tombstones(%s)',
+                       rel, cols);
+    EXCEPTION WHEN feature_not_supported OR wrong_object_type THEN
+        -- Partitions and inheritance children take no transition tables.
+        RETURN false;
+    END;
     EXECUTE format('ALTER TABLE %s ENABLE ALWAYS TRIGGER wal2proto_tombstone', rel);
     RETURN true;
 END

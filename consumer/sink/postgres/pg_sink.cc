@@ -404,8 +404,8 @@ Result<PgSink::RelState*> PgSink::State(const model::RelationPtr& rel) {
 
 namespace {
 
-constexpr size_t kMaxBatchRows = 200;
-constexpr size_t kMaxBatchParams = 30000;
+constexpr size_t kMaxBatchRows = 1000;
+constexpr size_t kMaxBatchParams = 60000;
 
 }  // namespace
 

@@ -27,12 +27,13 @@
 // (resolution.h), writes a row to wal2proto.conflicts in the same
 // transaction and applies or skips the change.
 //
-// Tombstones: an AFTER DELETE trigger (enabled ALWAYS, so it also fires in
-// the apply session, which runs with session_replication_role = replica)
-// upserts (relation, key) into wal2proto.tombstones; the tombstone row's
-// xmin is the deleting transaction, so its commit time and origin are the
-// delete's.  Keys are jsonb objects {column: to_jsonb(value)}, built the
-// same way by the trigger and by the sink (both in time zone UTC).
+// Tombstones: an AFTER DELETE statement trigger with a transition table
+// (enabled ALWAYS, so it also fires in the apply session, which runs with
+// session_replication_role = replica) upserts (relation, key) into
+// wal2proto.tombstones, one statement per DELETE; the tombstone row's xmin
+// is the deleting transaction, so its commit time and origin are the
+// delete's.  Keys are jsonb objects {column: value}, built the same way by
+// the trigger and by the sink (jsonb_build_object, in time zone UTC).
 //
 // Changes to relations of schema wal2proto are never applied: those are the
 // node's own bookkeeping.
