@@ -92,3 +92,15 @@ mongo_stop()
 	kill -TERM "$MONGO_PID" 2>/dev/null || true
 	wait "$MONGO_PID" 2>/dev/null || true
 }
+
+# mongo_lose_everything: kills the test server with SIGKILL and starts an
+# empty one on the same port (a MongoDB that lost acknowledged writes).
+mongo_lose_everything()
+{
+	[ "$MONGO_OWN" = 1 ] || return 0
+	kill -9 "$MONGO_PID"
+	wait "$MONGO_PID" 2>/dev/null || true
+	rm -f "$MONGO_DBPATH"
+	mv "$E2E_WORK/mongo-server.log" "$E2E_WORK/mongo-server.log.killed"
+	mongo_server_up
+}

@@ -188,5 +188,30 @@ if "$MONGO_PY" "$MONGO_TOOLS/compare.py" --pg "host=127.0.0.1 port=$PGCLUSTER_PO
 fi
 grep -q 'document {"_id": {"$numberInt": "1"}} field i8: expected {"i8": {"$numberLong": "5"}}, got {"i8": {"$numberInt": "5"}}' "$E2E_WORK/compare.err" ||
 	{ cat "$E2E_WORK/compare.err" >&2; fail "unexpected comparison report"; }
+
+# A MongoDB that comes back without writes it acknowledged stops walapply
+# rather than letting it carry on over the gap.
+if [ "$MONGO_OWN" = 1 ]; then
+	e2e_psql -c "DROP TABLE big, nokey"
+	"$WALAPPLY" -d "$CONN" -S mlost --create-slot
+	"$WALAPPLY" -d "$CONN" -S mlost --start -s 1 -v --target "${MURI}?slot=mlost" \
+		2>"$E2E_WORK/walapply5.log" &
+	WPID=$!
+	E2E_PIDS+=("$WPID")
+	e2e_psql -c "INSERT INTO trunc VALUES (7, 'seen')"
+	for _ in $(seq 1 100); do
+		mongo_eval 'sys.exit(0 if client.public.trunc.find_one({"_id": 7}) else 1)' 2>/dev/null && break
+		sleep 0.1
+	done
+	mongo_lose_everything
+	e2e_psql -c "INSERT INTO trunc VALUES (8, 'after the loss')"
+	rc=0
+	for _ in $(seq 1 100); do kill -0 "$WPID" 2>/dev/null || break; sleep 0.1; done
+	wait "$WPID" || rc=$?
+	[ $rc -ne 0 ] || fail "walapply went on after MongoDB lost acknowledged writes"
+	grep -q "lost writes" "$E2E_WORK/walapply5.log" ||
+		{ tail -n 3 "$E2E_WORK/walapply5.log" >&2; fail "no message about the lost writes"; }
+	echo "e2e: a MongoDB that lost acknowledged writes stops walapply"
+fi
 mongo_stop
 echo "e2e_mongo_types: OK"

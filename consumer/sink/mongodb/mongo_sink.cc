@@ -499,6 +499,12 @@ Status MongoSink::WriteProgress(const model::TxnInfo& info) {
   Bson selector, update, opts, reply;
   bson_append_utf8(selector.get(), "_id", 3, config_.progress_key.data(),
                    static_cast<int>(config_.progress_key.size()));
+  // After the first transaction the document must still say what this
+  // process last wrote: if it does not, MongoDB lost acknowledged writes
+  // (or another walapply writes with the same key), and going on would
+  // build on a gap.  Only the very first write may create it.
+  const bool first = !held_commit_.valid();
+  if (!first) AppendLsn(selector.get(), "commit_lsn", held_commit_);
   bson_t set;
   bson_append_document_begin(update.get(), "$set", 4, &set);
   AppendLsn(&set, "commit_lsn", info.commit_lsn);
@@ -510,12 +516,25 @@ Status MongoSink::WriteProgress(const model::TxnInfo& info) {
   bson_append_int64(&set, "xid", -1, info.xid.value());
   bson_append_date_time(&set, "commit_time", -1, info.commit_time_us / 1000);
   bson_append_document_end(update.get(), &set);
-  bson_append_bool(opts.get(), "upsert", 6, true);
+  bson_append_bool(opts.get(), "upsert", 6, first);
   bson_error_t error;
   if (!mongoc_collection_update_one(coll.get(), selector.get(), update.get(),
                                     opts.get(), reply.get(), &error)) {
     return MongoError(error,
                       fmt::format("recording progress at commit {}", commit));
+  }
+  bson_iter_t it;
+  if (!first && (!bson_iter_init_find(&it, reply.get(), "matchedCount") ||
+                 bson_iter_as_int64(&it) != 1)) {
+    return Status::Fatal(fmt::format(
+        "target {} no longer holds progress at commit {} (its progress "
+        "document "
+        "{}.{} {{_id: \"{}\"}} is gone or changed): it lost writes it had "
+        "acknowledged, or another walapply writes with the same slot key; the "
+        "transaction committed at {} was written over that gap and the target "
+        "must be rebuilt",
+        name_, held_commit_.ToString(), config_.progress_database,
+        config_.progress_collection, config_.progress_key, commit));
   }
   return Status::Ok();
 }

@@ -14,7 +14,9 @@
 //    different collections commute, so each collection's bulk is executed
 //    in turn;
 //  * after every bulk succeeded, the progress document {_id: <slot>} in
-//    walapply.progress gets the commit and end LSN.
+//    walapply.progress gets the commit and end LSN -- on condition that it
+//    still holds the commit this process last wrote, so a MongoDB that lost
+//    acknowledged writes (or a second writer) stops walapply.
 // Every operation is idempotent when a transaction is replayed from its
 // start over any prefix of itself, so a crash between the bulks and the
 // progress write only means the transaction is applied again: Open() reads
