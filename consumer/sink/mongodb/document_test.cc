@@ -213,3 +213,50 @@ TEST_CASE("composite keys are ordered subdocuments; keyless needs FULL",
   REQUIRE(full.ok());
   CHECK(full->columns.empty());
 }
+
+TEST_CASE("key columns can leave the body; NULLs can be absent",
+          "[sink][mongodb]") {
+  Relation rel;
+  rel.schema = "s";
+  rel.name = "t";
+  rel.replica_identity = pb::REPLICA_IDENTITY_DEFAULT;
+  rel.columns = {Col("k", 20, true), Col("a", 25), Col("b", 25)};
+  Tuple t;
+  t.add_values()->set_int_value(9);
+  t.add_values()->set_marker(pb::MARKER_NULL);
+  t.add_values()->set_text_value("x");
+  auto key = m::KeyColumns(rel);
+  REQUIRE(key.ok());
+  m::MappingOptions opts;
+  opts.keep_key_columns = false;
+  opts.null_absent = true;
+  m::Bson id, doc, upd;
+  REQUIRE(m::AppendId(id.get(), rel, *key, t, nullptr).ok());
+  REQUIRE(
+      m::BuildDocument(rel, *key, t, opts, id.get(), nullptr, doc.get()).ok());
+  CHECK(doc.CanonicalJson() ==
+        R"({ "_id" : { "$numberLong" : "9" }, "b" : "x" })");
+  REQUIRE(m::BuildUpdate(rel, *key, t, opts, upd.get()).ok());
+  CHECK(
+      upd.CanonicalJson() ==
+      R"({ "$set" : { "b" : "x" }, "$unset" : { "a" : { "$numberInt" : "1" } } })");
+}
+
+TEST_CASE("a keyless row is matched on every column", "[sink][mongodb]") {
+  Relation rel;
+  rel.schema = "s";
+  rel.name = "t";
+  rel.replica_identity = pb::REPLICA_IDENTITY_FULL;
+  rel.columns = {Col("a", 23), Col("ts", 1184)};
+  Tuple old;
+  old.add_values()->set_marker(pb::MARKER_NULL);
+  old.add_values()->set_timestamptz_value(1001);
+  m::Bson filter;
+  REQUIRE(m::BuildRowFilter(rel, old, m::MappingOptions(), filter.get()).ok());
+  CHECK(filter.CanonicalJson() ==
+        R"({ "a" : null, "ts" : { "$date" : { "$numberLong" : "1" } }, )"
+        R"("_us" : { "ts" : { "$numberInt" : "1" } } })");
+  old.mutable_values(1)->set_marker(pb::MARKER_NOT_SENT);
+  m::Bson bad;
+  CHECK_FALSE(m::BuildRowFilter(rel, old, m::MappingOptions(), bad.get()).ok());
+}
