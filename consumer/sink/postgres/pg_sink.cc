@@ -1141,6 +1141,25 @@ Status PgSink::Flush() {
   return Status::Ok();
 }
 
+Status PgSink::MarkPosition(model::Lsn lsn) {
+  if (lsn <= applied_end_ || unflushed_ || !conn_.connected()) return Status::Ok();
+  // An xid makes the commit record that carries the origin's progress.
+  Status st = conn_.Exec(fmt::format(
+      "BEGIN; SET LOCAL synchronous_commit = on; "
+      "SELECT pg_replication_origin_xact_setup('{}', now()); "
+      "SELECT pg_current_xact_id(); COMMIT",
+      lsn.ToString()));
+  if (!st.ok()) {
+    if (conn_.connected()) conn_.Exec("ROLLBACK").IgnoreError();  // reported below
+    spdlog::warn("target {}: could not record idle position {}: {}", name_,
+                 lsn.ToString(), st.message());
+    return Status::Ok();
+  }
+  applied_end_ = lsn;
+  durable_end_ = lsn;
+  return Status::Ok();
+}
+
 Status PgSink::Close() {
   Status st = conn_.connected() ? Flush() : Status::Ok();
   spdlog::info("target {}: {} transactions, {} changes, {} on the slow path, {} conflicts",

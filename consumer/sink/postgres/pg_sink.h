@@ -78,6 +78,9 @@ class PgSink : public Sink {
   Status Flush() override;
   bool HasUnflushed() const override { return unflushed_; }
   model::Lsn DurableEndLsn() const override { return durable_end_; }
+  // Records `lsn` as the origin's progress with a transaction that changes
+  // nothing else (committed synchronously), so the source may confirm it.
+  Status MarkPosition(model::Lsn lsn) override;
   Status Close() override;
 
   const PgSinkStats& stats() const { return stats_; }
