@@ -39,9 +39,11 @@ Status PgConn::Connect(const std::string& conninfo) {
   prepared_.clear();
   conn_.reset(PQconnectdb(conninfo.c_str()));
   if (!conn_ || PQstatus(conn_.get()) != CONNECTION_OK) {
-    std::string msg = conn_ ? OneLine(PQerrorMessage(conn_.get())) : "out of memory";
+    std::string msg =
+        conn_ ? OneLine(PQerrorMessage(conn_.get())) : "out of memory";
     conn_.reset();
-    return Status::Retry(fmt::format("could not connect to the target: {}", msg));
+    return Status::Retry(
+        fmt::format("could not connect to the target: {}", msg));
   }
   PQsetNoticeProcessor(conn_.get(), OnNotice, nullptr);
   return Status::Ok();
@@ -64,7 +66,8 @@ Status PgConn::Check(PGresult* raw, const std::string& what, PgResult* out) {
     if (out) *out = std::move(res);
     return Status::Ok();
   }
-  const char* state = res ? PQresultErrorField(res.get(), PG_DIAG_SQLSTATE) : nullptr;
+  const char* state =
+      res ? PQresultErrorField(res.get(), PG_DIAG_SQLSTATE) : nullptr;
   last_sqlstate_ = state ? state : "";
   std::string msg = res ? OneLine(PQresultErrorMessage(res.get())) : "";
   if (msg.empty()) msg = OneLine(PQerrorMessage(conn_.get()));
@@ -72,8 +75,8 @@ Status PgConn::Check(PGresult* raw, const std::string& what, PgResult* out) {
   // between the sink's look-up and its write.
   std::string full = fmt::format("target: {} failed: {}", what, msg);
   if (!connected() || last_sqlstate_ == "40P01" || last_sqlstate_ == "40001" ||
-      last_sqlstate_ == "23505" ||
-      last_sqlstate_.rfind("08", 0) == 0 || last_sqlstate_ == "57P01") {
+      last_sqlstate_ == "23505" || last_sqlstate_.rfind("08", 0) == 0 ||
+      last_sqlstate_ == "57P01") {
     return Status::Retry(full);
   }
   return Status::Fatal(full);
@@ -84,13 +87,15 @@ Status PgConn::Exec(const std::string& sql, PgResult* out) {
   return Check(PQexec(conn_.get(), sql.c_str()), sql.substr(0, 60), out);
 }
 
-Status PgConn::ExecParams(const std::string& sql, const Params& params, PgResult* out) {
+Status PgConn::ExecParams(const std::string& sql, const Params& params,
+                          PgResult* out) {
   if (!conn_) return Status::Retry("target: not connected");
   std::vector<const char*> values;
   ToPointers(params, &values);
-  return Check(PQexecParams(conn_.get(), sql.c_str(), static_cast<int>(values.size()),
-                            nullptr, values.data(), nullptr, nullptr, 0),
-               sql.substr(0, 60), out);
+  return Check(
+      PQexecParams(conn_.get(), sql.c_str(), static_cast<int>(values.size()),
+                   nullptr, values.data(), nullptr, nullptr, 0),
+      sql.substr(0, 60), out);
 }
 
 Status PgConn::ExecPrepared(const std::string& sql, const Params& params,
@@ -107,8 +112,8 @@ Status PgConn::ExecPrepared(const std::string& sql, const Params& params,
   std::vector<const char*> values;
   ToPointers(params, &values);
   return Check(PQexecPrepared(conn_.get(), it->second.c_str(),
-                              static_cast<int>(values.size()), values.data(), nullptr,
-                              nullptr, 0),
+                              static_cast<int>(values.size()), values.data(),
+                              nullptr, nullptr, 0),
                sql.substr(0, 60), out);
 }
 

@@ -6,14 +6,14 @@
 
 #include "sink/postgres/pg_sink.h"
 
-#include <algorithm>
-#include <chrono>
-#include <cstring>
-#include <cstdlib>
-#include <thread>
-
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <thread>
 
 #include "sink/file/value_text.h"
 #include "sink/postgres/change_access.h"
@@ -45,7 +45,8 @@ bool IsMarker(const pb::Value& v, pb::Marker m) {
 bool Absent(const model::Tuple& row, int i) {
   if (i >= row.values_size()) return true;
   const pb::Value& v = row.values(i);
-  return IsMarker(v, pb::MARKER_NOT_SENT) || IsMarker(v, pb::MARKER_UNCHANGED_TOAST) ||
+  return IsMarker(v, pb::MARKER_NOT_SENT) ||
+         IsMarker(v, pb::MARKER_UNCHANGED_TOAST) ||
          v.kind_case() == pb::Value::KIND_NOT_SET;
 }
 
@@ -147,7 +148,8 @@ Status PgSink::Connect() {
   // values and tombstone keys are read and built the same way everywhere.
   WALAPPLY_RETURN_IF_ERROR(conn_.Exec(fmt::format(
       "SET synchronous_commit = off; SET session_replication_role = replica; "
-      "SET TimeZone = 'UTC'; SET DateStyle = 'ISO'; SET IntervalStyle = 'postgres'; "
+      "SET TimeZone = 'UTC'; SET DateStyle = 'ISO'; SET IntervalStyle = "
+      "'postgres'; "
       "SET extra_float_digits = 3; SET search_path = pg_catalog; "
       "SET application_name = {}",
       Literal("walapply " + config_.source_node + "->" + config_.local_node))));
@@ -158,16 +160,18 @@ Status PgSink::Connect() {
   // moment, so "in use" is retried for a while.
   std::string origin = config_.OriginName();
   PgResult res;
-  WALAPPLY_RETURN_IF_ERROR(conn_.ExecParams(
-      "SELECT coalesce(pg_replication_origin_oid($1), "
-      "pg_replication_origin_create($1))",
-      {origin}, &res));
-  origin_id_ = static_cast<uint32_t>(std::strtoul(PQgetvalue(res.get(), 0, 0), nullptr, 10));
+  WALAPPLY_RETURN_IF_ERROR(
+      conn_.ExecParams("SELECT coalesce(pg_replication_origin_oid($1), "
+                       "pg_replication_origin_create($1))",
+                       {origin}, &res));
+  origin_id_ = static_cast<uint32_t>(
+      std::strtoul(PQgetvalue(res.get(), 0, 0), nullptr, 10));
   for (int attempt = 1;; attempt++) {
-    Status st = conn_.ExecParams("SELECT pg_replication_origin_session_setup($1)",
-                                 {origin});
+    Status st = conn_.ExecParams(
+        "SELECT pg_replication_origin_session_setup($1)", {origin});
     if (st.ok()) break;
-    if (conn_.last_sqlstate() != "55006" && conn_.last_sqlstate() != "55000") return st;
+    if (conn_.last_sqlstate() != "55006" && conn_.last_sqlstate() != "55000")
+      return st;
     if (attempt >= 100) {
       return Status::Retry(fmt::format("target {}: {}", name_, st.message()));
     }
@@ -178,17 +182,19 @@ Status PgSink::Connect() {
       {origin}, &res));
   auto lsn = Lsn::Parse(PQgetvalue(res.get(), 0, 0));
   if (!lsn) {
-    return Status::Fatal(fmt::format("target {}: unreadable origin progress \"{}\"",
-                                     name_, PQgetvalue(res.get(), 0, 0)));
+    return Status::Fatal(
+        fmt::format("target {}: unreadable origin progress \"{}\"", name_,
+                    PQgetvalue(res.get(), 0, 0)));
   }
   // A target that restarted may have lost transactions committed
   // asynchronously (never confirmed, since Flush had not covered them):
   // what it holds is what the origin says, and the stream must be replayed
   // from the confirmed position before anything else is applied.
   if (*lsn < applied_end_) {
-    spdlog::warn("target {}: holds transactions up to {} only (applied up to {} before "
-                 "the connection was lost); they will be streamed again",
-                 name_, lsn->ToString(), applied_end_.ToString());
+    spdlog::warn(
+        "target {}: holds transactions up to {} only (applied up to {} before "
+        "the connection was lost); they will be streamed again",
+        name_, lsn->ToString(), applied_end_.ToString());
     replay_needed_ = true;
   }
   applied_end_ = *lsn;
@@ -204,11 +210,12 @@ Status PgSink::Setup() {
   for (int i = 0; i < kSchemaObjectCount; i++) {
     const SchemaObject& obj = kSchemaObjects[i];
     PgResult res;
-    Status st = conn_.ExecParams(
-        obj.is_function ? "SELECT to_regprocedure($1) IS NULL"
-                        : "SELECT to_regclass($1) IS NULL",
-        {std::string(obj.regclass_or_proc)}, &res);
-    if (st.ok() && PQgetvalue(res.get(), 0, 0)[0] == 't') st = conn_.Exec(obj.create_sql);
+    Status st =
+        conn_.ExecParams(obj.is_function ? "SELECT to_regprocedure($1) IS NULL"
+                                         : "SELECT to_regclass($1) IS NULL",
+                         {std::string(obj.regclass_or_proc)}, &res);
+    if (st.ok() && PQgetvalue(res.get(), 0, 0)[0] == 't')
+      st = conn_.Exec(obj.create_sql);
     if (!st.ok()) {
       conn_.Exec("ROLLBACK").IgnoreError();  // the error is what matters
       return st;
@@ -228,20 +235,22 @@ Status PgSink::Setup() {
   }
   WALAPPLY_RETURN_IF_ERROR(conn_.Exec("COMMIT"));
   if (config_.tombstone_retention_s > 0) {
-    WALAPPLY_RETURN_IF_ERROR(conn_.Exec(fmt::format(
-        "DELETE FROM wal2proto.tombstones WHERE deleted_at < now() - interval '{} "
-        "seconds'",
-        config_.tombstone_retention_s)));
+    WALAPPLY_RETURN_IF_ERROR(
+        conn_.Exec(fmt::format("DELETE FROM wal2proto.tombstones WHERE "
+                               "deleted_at < now() - interval '{} "
+                               "seconds'",
+                               config_.tombstone_retention_s)));
   }
   return Status::Ok();
 }
 
 Status PgSink::Open() {
   Status st = Connect();
-  if (!st.ok()) return Status::Fatal(fmt::format("target {}: {}", name_, st.message()));
-  spdlog::info("target {}: link {}->{} with origin {} (id {}), progress {}", name_,
-               config_.source_node, config_.local_node, config_.OriginName(),
-               origin_id_, applied_end_.ToString());
+  if (!st.ok())
+    return Status::Fatal(fmt::format("target {}: {}", name_, st.message()));
+  spdlog::info("target {}: link {}->{} with origin {} (id {}), progress {}",
+               name_, config_.source_node, config_.local_node,
+               config_.OriginName(), origin_id_, applied_end_.ToString());
   return Status::Ok();
 }
 
@@ -250,9 +259,11 @@ Status PgSink::Apply(const txn::Transaction& txn) {
   for (int attempt = 1;; attempt++) {
     if (replay_needed_) {
       replay_needed_ = false;
-      return Status::Retry(fmt::format(
-          "target {} restarted and lost transactions after {}: streaming again from "
-          "the confirmed position", name_, applied_end_.ToString()));
+      return Status::Retry(
+          fmt::format("target {} restarted and lost transactions after {}: "
+                      "streaming again from "
+                      "the confirmed position",
+                      name_, applied_end_.ToString()));
     }
     Status st = ApplyOnce(txn);
     if (st.ok()) {
@@ -267,17 +278,19 @@ Status PgSink::Apply(const txn::Transaction& txn) {
     relations_.clear();
     batch_ = Batch();
     bool unique_violation = conn_.last_sqlstate() == "23505";
-    if (conn_.connected()) conn_.Exec("ROLLBACK").IgnoreError();  // reporting st
+    if (conn_.connected())
+      conn_.Exec("ROLLBACK").IgnoreError();  // reporting st
     if (!st.retryable() || attempt >= 8) {
       return Status(st.retryable() && !unique_violation
                         ? Status::Retry(st.message())
                         : Status::Fatal(fmt::format(
-                              "target {}: transaction xid {} (commit {}): {}", name_,
-                              info.xid.value(), info.commit_lsn.ToString(),
-                              st.message())));
+                              "target {}: transaction xid {} (commit {}): {}",
+                              name_, info.xid.value(),
+                              info.commit_lsn.ToString(), st.message())));
     }
-    spdlog::warn("target {}: transaction xid {} (commit {}): {}; retrying", name_,
-                 info.xid.value(), info.commit_lsn.ToString(), st.message());
+    spdlog::warn("target {}: transaction xid {} (commit {}): {}; retrying",
+                 name_, info.xid.value(), info.commit_lsn.ToString(),
+                 st.message());
     std::this_thread::sleep_for(std::chrono::milliseconds(100 * attempt));
     if (!conn_.connected()) {
       Status c = Connect();
@@ -319,15 +332,17 @@ Result<PgSink::RelState*> PgSink::State(const model::RelationPtr& rel) {
     return &relations_.emplace(rel.get(), std::move(rs)).first->second;
   }
   PgResult res;
-  WALAPPLY_RETURN_IF_ERROR(conn_.ExecPrepared(
-      "SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-      "WHERE n.nspname = $1 AND c.relname = $2",
-      {rel->schema, rel->name}, &res));
+  WALAPPLY_RETURN_IF_ERROR(
+      conn_.ExecPrepared("SELECT c.oid FROM pg_class c JOIN pg_namespace n ON "
+                         "n.oid = c.relnamespace "
+                         "WHERE n.nspname = $1 AND c.relname = $2",
+                         {rel->schema, rel->name}, &res));
   if (PQntuples(res.get()) != 1) {
-    return Status::Fatal(fmt::format("relation \"{}\" does not exist on the target",
-                                     rs.display));
+    return Status::Fatal(fmt::format(
+        "relation \"{}\" does not exist on the target", rs.display));
   }
-  rs.local_oid = static_cast<uint32_t>(std::strtoul(PQgetvalue(res.get(), 0, 0), nullptr, 10));
+  rs.local_oid = static_cast<uint32_t>(
+      std::strtoul(PQgetvalue(res.get(), 0, 0), nullptr, 10));
 
   for (size_t i = 0; i < rel->columns.size(); i++) {
     if (rel->columns[i].primary_key) rs.key.push_back(static_cast<int>(i));
@@ -340,7 +355,8 @@ Result<PgSink::RelState*> PgSink::State(const model::RelationPtr& rel) {
   if (rs.key.empty()) {
     if (rel->replica_identity != pb::REPLICA_IDENTITY_FULL) {
       return Status::Fatal(fmt::format(
-          "table \"{}\" has no primary key and no replica identity, so its rows "
+          "table \"{}\" has no primary key and no replica identity, so its "
+          "rows "
           "cannot be matched on a peer; give it a primary key, or set REPLICA "
           "IDENTITY USING INDEX or REPLICA IDENTITY FULL on the source",
           rs.display));
@@ -351,7 +367,8 @@ Result<PgSink::RelState*> PgSink::State(const model::RelationPtr& rel) {
   // The target's other unique keys (plain columns, no predicate).
   WALAPPLY_RETURN_IF_ERROR(conn_.ExecPrepared(
       "SELECT i.indexrelid::regclass::text, a.attname "
-      "FROM pg_index i CROSS JOIN LATERAL unnest(i.indkey::int2[]) WITH ORDINALITY "
+      "FROM pg_index i CROSS JOIN LATERAL unnest(i.indkey::int2[]) WITH "
+      "ORDINALITY "
       "AS k(attnum, ord) JOIN pg_attribute a ON a.attrelid = i.indrelid AND "
       "a.attnum = k.attnum "
       "WHERE i.indrelid = $1 AND i.indisunique AND i.indisvalid AND "
@@ -390,15 +407,16 @@ Result<PgSink::RelState*> PgSink::State(const model::RelationPtr& rel) {
   finish();
 
   if (!rs.full_match) {
-    WALAPPLY_RETURN_IF_ERROR(conn_.ExecParams(
-        "SELECT wal2proto.track_deletes($1::oid::regclass)",
-        {std::to_string(rs.local_oid)}));
+    WALAPPLY_RETURN_IF_ERROR(
+        conn_.ExecParams("SELECT wal2proto.track_deletes($1::oid::regclass)",
+                         {std::to_string(rs.local_oid)}));
   }
-  spdlog::debug("target {}: relation {} (oid {} here): key of {} column(s){}, {} other "
-                "unique key(s), resolution {}",
-                name_, rs.display, rs.local_oid, rs.key.size(),
-                rs.full_match ? " (whole row)" : "", rs.uniques.size(),
-                PolicyName(rs.policy));
+  spdlog::debug(
+      "target {}: relation {} (oid {} here): key of {} column(s){}, {} other "
+      "unique key(s), resolution {}",
+      name_, rs.display, rs.local_oid, rs.key.size(),
+      rs.full_match ? " (whole row)" : "", rs.uniques.size(),
+      PolicyName(rs.policy));
   return &relations_.emplace(rel.get(), std::move(rs)).first->second;
 }
 
@@ -426,7 +444,8 @@ Status PgSink::ApplyChange(const TxnCtx& t, const model::Change& c) {
   std::string signature;
   if (Batchable(**rs, c, &signature)) {
     size_t params = (*rs)->rel->columns.size() + (*rs)->key.size();
-    if (batch_.rs != *rs || batch_.kind != c.kind || batch_.signature != signature ||
+    if (batch_.rs != *rs || batch_.kind != c.kind ||
+        batch_.signature != signature ||
         batch_.changes.size() >= kMaxBatchRows ||
         batch_.params + params > kMaxBatchParams) {
       WALAPPLY_RETURN_IF_ERROR(FlushBatch(t));
@@ -442,7 +461,8 @@ Status PgSink::ApplyChange(const TxnCtx& t, const model::Change& c) {
   return ApplyRow(t, **rs, c);
 }
 
-Status PgSink::ApplyRow(const TxnCtx& t, const RelState& rs, const model::Change& c) {
+Status PgSink::ApplyRow(const TxnCtx& t, const RelState& rs,
+                        const model::Change& c) {
   switch (c.kind) {
     case model::ChangeKind::kInsert:
       return ApplyInsert(t, rs, NewTuple(c), false);
@@ -477,11 +497,13 @@ void PgSink::ReadLocal(PGresult* res, int row, int first, Local* out) {
   out->row_json = PQgetvalue(res, row, first + 2);
   out->version.commit_time_us.reset();
   if (!PQgetisnull(res, row, first + 3)) {
-    out->version.commit_time_us = std::strtoll(PQgetvalue(res, row, first + 3), nullptr, 10);
+    out->version.commit_time_us =
+        std::strtoll(PQgetvalue(res, row, first + 3), nullptr, 10);
   }
   out->origin_known = !PQgetisnull(res, row, first + 4);
   out->roident = out->origin_known
-                     ? static_cast<uint32_t>(std::strtoul(PQgetvalue(res, row, first + 4), nullptr, 10))
+                     ? static_cast<uint32_t>(std::strtoul(
+                           PQgetvalue(res, row, first + 4), nullptr, 10))
                      : 0;
   out->own = PQgetvalue(res, row, first + 5)[0] == 't';
 }
@@ -496,7 +518,8 @@ Result<std::string> PgSink::OriginNode(uint32_t roident) {
       {std::to_string(roident)}, &res));
   std::string node = PQntuples(res.get()) ? PQgetvalue(res.get(), 0, 0)
                                           : fmt::format("origin {}", roident);
-  if (node.rfind("wal2proto_", 0) == 0) node = node.substr(strlen("wal2proto_"));
+  if (node.rfind("wal2proto_", 0) == 0)
+    node = node.substr(strlen("wal2proto_"));
   origin_nodes_[roident] = node;
   return node;
 }
@@ -509,18 +532,19 @@ Status PgSink::FindRow(const RelState& rs, const std::vector<int>& cols,
   Params params;
   for (int i : cols) {
     if (Absent(row, i)) continue;
-    if (IsNull(row, i) && !null_safe) return Status::Ok();  // NULL matches nothing
+    if (IsNull(row, i) && !null_safe)
+      return Status::Ok();  // NULL matches nothing
     params.push_back(ParamText(row.values(i)));
-    cond += fmt::format("{}t.{} {} {}", cond.empty() ? "" : " AND ",
-                        Ident(rel.columns[i].name),
-                        null_safe ? "IS NOT DISTINCT FROM" : "=",
-                        Placeholder(static_cast<int>(params.size()), rel.columns[i]));
+    cond += fmt::format(
+        "{}t.{} {} {}", cond.empty() ? "" : " AND ", Ident(rel.columns[i].name),
+        null_safe ? "IS NOT DISTINCT FROM" : "=",
+        Placeholder(static_cast<int>(params.size()), rel.columns[i]));
   }
   if (cond.empty()) return Status::Ok();
   PgResult res;
   WALAPPLY_RETURN_IF_ERROR(conn_.ExecPrepared(
-      fmt::format("SELECT {} FROM {}{} WHERE {} LIMIT 1 FOR UPDATE OF t", kLocalColumns,
-                  rs.qualified, kCommitTsJoin, cond),
+      fmt::format("SELECT {} FROM {}{} WHERE {} LIMIT 1 FOR UPDATE OF t",
+                  kLocalColumns, rs.qualified, kCommitTsJoin, cond),
       params, &res));
   if (PQntuples(res.get()) == 0) return Status::Ok();
   ReadLocal(res.get(), 0, 0, out);
@@ -539,9 +563,11 @@ std::string KeyJson(const model::Relation& rel, const std::vector<int>& key,
   std::string s = "jsonb_build_object(";
   for (size_t k = 0; k < key.size(); k++) {
     int i = key[k];
-    params->push_back(i < row.values_size() ? ParamText(row.values(i)) : std::nullopt);
-    s += fmt::format("{}{}, {}", k ? ", " : "", Literal(rel.columns[i].name),
-                     Placeholder(static_cast<int>(params->size()), rel.columns[i]));
+    params->push_back(i < row.values_size() ? ParamText(row.values(i))
+                                            : std::nullopt);
+    s += fmt::format(
+        "{}{}, {}", k ? ", " : "", Literal(rel.columns[i].name),
+        Placeholder(static_cast<int>(params->size()), rel.columns[i]));
   }
   return s + ")";
 }
@@ -556,9 +582,10 @@ Status PgSink::FindTombstone(const RelState& rs, const model::Tuple& key_row,
   std::string key = KeyJson(*rs.rel, rs.key, key_row, &params);
   PgResult res;
   WALAPPLY_RETURN_IF_ERROR(conn_.ExecPrepared(
-      fmt::format("SELECT {} FROM wal2proto.tombstones{} WHERE t.relid = {} AND "
-                  "t.key = {} FOR UPDATE OF t",
-                  kLocalColumns, kCommitTsJoin, rs.local_oid, key),
+      fmt::format(
+          "SELECT {} FROM wal2proto.tombstones{} WHERE t.relid = {} AND "
+          "t.key = {} FOR UPDATE OF t",
+          kLocalColumns, kCommitTsJoin, rs.local_oid, key),
       params, &res));
   if (PQntuples(res.get()) == 0) return Status::Ok();
   ReadLocal(res.get(), 0, 0, out);
@@ -574,9 +601,10 @@ Status PgSink::TouchTombstone(const RelState& rs, const model::Tuple& key_row) {
   Params params;
   std::string key = KeyJson(*rs.rel, rs.key, key_row, &params);
   return conn_.ExecPrepared(
-      fmt::format("INSERT INTO wal2proto.tombstones (relid, key) VALUES ({}, {}) "
-                  "ON CONFLICT (relid, key) DO UPDATE SET deleted_at = now()",
-                  rs.local_oid, key),
+      fmt::format(
+          "INSERT INTO wal2proto.tombstones (relid, key) VALUES ({}, {}) "
+          "ON CONFLICT (relid, key) DO UPDATE SET deleted_at = now()",
+          rs.local_oid, key),
       params);
 }
 
@@ -585,13 +613,15 @@ Status PgSink::DropTombstone(const RelState& rs, const model::Tuple& key_row) {
   Params params;
   std::string key = KeyJson(*rs.rel, rs.key, key_row, &params);
   return conn_.ExecPrepared(
-      fmt::format("DELETE FROM wal2proto.tombstones WHERE relid = {} AND key = {}",
-                  rs.local_oid, key),
+      fmt::format(
+          "DELETE FROM wal2proto.tombstones WHERE relid = {} AND key = {}",
+          rs.local_oid, key),
       params);
 }
 
 Status PgSink::FindUniqueConflicts(const RelState& rs, const model::Tuple& row,
-                                   const Local& except, std::vector<Local>* out) {
+                                   const Local& except,
+                                   std::vector<Local>* out) {
   for (const auto& cols : rs.uniques) {
     bool complete = true;
     for (int i : cols) complete &= !Absent(row, i) && !IsNull(row, i);
@@ -599,9 +629,12 @@ Status PgSink::FindUniqueConflicts(const RelState& rs, const model::Tuple& row,
     Local other;
     WALAPPLY_RETURN_IF_ERROR(FindRow(rs, cols, row, false, &other));
     if (!other.found) continue;
-    if (except.found && other.tableoid == except.tableoid && other.ctid == except.ctid) continue;
+    if (except.found && other.tableoid == except.tableoid &&
+        other.ctid == except.ctid)
+      continue;
     bool seen = false;
-    for (const Local& l : *out) seen |= l.tableoid == other.tableoid && l.ctid == other.ctid;
+    for (const Local& l : *out)
+      seen |= l.tableoid == other.tableoid && l.ctid == other.ctid;
     if (!seen) out->push_back(other);
   }
   return Status::Ok();
@@ -611,45 +644,53 @@ Status PgSink::FindUniqueConflicts(const RelState& rs, const model::Tuple& row,
 
 Status PgSink::DeleteRow(const RelState& rs, const Local& row) {
   return conn_.ExecPrepared(
-      fmt::format("DELETE FROM {} t WHERE t.tableoid = $1::oid AND t.ctid = $2::tid",
-                  rs.qualified),
+      fmt::format(
+          "DELETE FROM {} t WHERE t.tableoid = $1::oid AND t.ctid = $2::tid",
+          rs.qualified),
       {row.tableoid, row.ctid});
 }
 
-Status PgSink::UpdateRow(const RelState& rs, const Local& row, const model::Tuple& values) {
+Status PgSink::UpdateRow(const RelState& rs, const Local& row,
+                         const model::Tuple& values) {
   const model::Relation& rel = *rs.rel;
   Params params{row.tableoid, row.ctid};
   std::string set;
   for (size_t i = 0; i < rel.columns.size(); i++) {
-    if (Absent(values, static_cast<int>(i))) continue;  // unchanged TOAST keeps its value
+    if (Absent(values, static_cast<int>(i)))
+      continue;  // unchanged TOAST keeps its value
     params.push_back(ParamText(values.values(static_cast<int>(i))));
-    set += fmt::format("{}{} = {}", set.empty() ? "" : ", ", Ident(rel.columns[i].name),
-                       Placeholder(static_cast<int>(params.size()), rel.columns[i]));
+    set += fmt::format(
+        "{}{} = {}", set.empty() ? "" : ", ", Ident(rel.columns[i].name),
+        Placeholder(static_cast<int>(params.size()), rel.columns[i]));
   }
   if (set.empty()) return Status::Ok();
   return conn_.ExecPrepared(
-      fmt::format("UPDATE {} t SET {} WHERE t.tableoid = $1::oid AND t.ctid = $2::tid",
-                  rs.qualified, set),
+      fmt::format(
+          "UPDATE {} t SET {} WHERE t.tableoid = $1::oid AND t.ctid = $2::tid",
+          rs.qualified, set),
       params);
 }
 
 // --- conflicts --------------------------------------------------------------
 
-Status PgSink::LogConflict(const TxnCtx& t, const RelState& rs, ConflictType type,
-                           const char* resolution, const Local& local,
-                           const model::Tuple* remote_row) {
+Status PgSink::LogConflict(const TxnCtx& t, const RelState& rs,
+                           ConflictType type, const char* resolution,
+                           const Local& local, const model::Tuple* remote_row) {
   txn_conflicts_++;
   Params p;
   p.push_back(config_.source_node + "->" + config_.local_node);
   p.push_back(rs.display);
   p.push_back(std::string(ConflictTypeName(type)));
   p.push_back(std::string(resolution));
-  p.push_back(local.row_json.empty() ? std::nullopt
-                                     : std::optional<std::string>(local.row_json));
-  p.push_back(remote_row ? std::optional<std::string>(RowJson(*rs.rel, *remote_row))
-                         : std::nullopt);
+  p.push_back(local.row_json.empty()
+                  ? std::nullopt
+                  : std::optional<std::string>(local.row_json));
+  p.push_back(remote_row
+                  ? std::optional<std::string>(RowJson(*rs.rel, *remote_row))
+                  : std::nullopt);
   p.push_back(local.version.commit_time_us
-                  ? std::optional<std::string>(TimestampText(*local.version.commit_time_us))
+                  ? std::optional<std::string>(
+                        TimestampText(*local.version.commit_time_us))
                   : std::nullopt);
   p.push_back(local.found && local.origin_known
                   ? std::optional<std::string>(local.version.node)
@@ -657,39 +698,50 @@ Status PgSink::LogConflict(const TxnCtx& t, const RelState& rs, ConflictType typ
   p.push_back(TimestampText(t.info->commit_time_us));
   p.push_back(config_.source_node);
   p.push_back(t.info->commit_lsn.ToString());
-  spdlog::info("target {}: {} on {} in transaction xid {} (commit {}): {}", name_,
-               ConflictTypeName(type), rs.display, t.info->xid.value(),
+  spdlog::info("target {}: {} on {} in transaction xid {} (commit {}): {}",
+               name_, ConflictTypeName(type), rs.display, t.info->xid.value(),
                t.info->commit_lsn.ToString(), resolution);
   return conn_.ExecPrepared(
-      "INSERT INTO wal2proto.conflicts (link, relation, conflict_type, resolution, "
-      "local_row, remote_row, local_commit_time, local_origin, remote_commit_time, "
-      "remote_origin, remote_commit_lsn) VALUES ($1, $2, $3, $4, $5::jsonb, $6::jsonb, "
+      "INSERT INTO wal2proto.conflicts (link, relation, conflict_type, "
+      "resolution, "
+      "local_row, remote_row, local_commit_time, local_origin, "
+      "remote_commit_time, "
+      "remote_origin, remote_commit_lsn) VALUES ($1, $2, $3, $4, $5::jsonb, "
+      "$6::jsonb, "
       "$7::timestamptz, $8, $9::timestamptz, $10, $11::pg_lsn)",
       p);
 }
 
 Status PgSink::ResolveAll(const TxnCtx& t, const RelState& rs,
-                          const ConflictList& conflicts, const model::Tuple* remote_row,
-                          bool can_apply, bool* apply) {
+                          const ConflictList& conflicts,
+                          const model::Tuple* remote_row, bool can_apply,
+                          bool* apply) {
   const model::TxnInfo& info = *t.info;
   if (rs.policy == Policy::kError) {
     return Status::Fatal(fmt::format(
-        "link {}->{}: {} conflict on table {} in transaction xid {} (commit {}, end "
-        "{}), and the table's resolution is \"error\": nothing of the transaction "
-        "was applied and the slot stays where it was. To skip the transaction, stop "
-        "walapply and run on this node: SELECT pg_replication_origin_advance('{}', "
+        "link {}->{}: {} conflict on table {} in transaction xid {} (commit "
+        "{}, end "
+        "{}), and the table's resolution is \"error\": nothing of the "
+        "transaction "
+        "was applied and the slot stays where it was. To skip the transaction, "
+        "stop "
+        "walapply and run on this node: SELECT "
+        "pg_replication_origin_advance('{}', "
         "'{}'); to apply it, give the table another resolution "
         "(resolution.{}=POLICY) and start walapply again",
-        config_.source_node, config_.local_node, ConflictTypeName(conflicts[0].first),
-        rs.display, info.xid.value(), info.commit_lsn.ToString(),
-        info.end_lsn.ToString(), config_.OriginName(), info.end_lsn.ToString(),
-        rs.display));
+        config_.source_node, config_.local_node,
+        ConflictTypeName(conflicts[0].first), rs.display, info.xid.value(),
+        info.commit_lsn.ToString(), info.end_lsn.ToString(),
+        config_.OriginName(), info.end_lsn.ToString(), rs.display));
   }
   bool wins = can_apply;
-  for (const auto& c : conflicts) wins = wins && RemoteWins(rs.policy, c.second.version, t.remote);
-  const char* resolution = !can_apply ? "skip" : (wins ? "apply_remote" : "keep_local");
+  for (const auto& c : conflicts)
+    wins = wins && RemoteWins(rs.policy, c.second.version, t.remote);
+  const char* resolution =
+      !can_apply ? "skip" : (wins ? "apply_remote" : "keep_local");
   for (const auto& c : conflicts) {
-    WALAPPLY_RETURN_IF_ERROR(LogConflict(t, rs, c.first, resolution, c.second, remote_row));
+    WALAPPLY_RETURN_IF_ERROR(
+        LogConflict(t, rs, c.first, resolution, c.second, remote_row));
   }
   *apply = wins;
   return Status::Ok();
@@ -724,7 +776,8 @@ std::vector<int> MatchColumns(const model::Relation& rel) {
 // link's source, or by the current transaction.
 std::string SameOriginCond(uint32_t origin_id) {
   return fmt::format(
-      "(coalesce((pg_xact_commit_timestamp_origin(t.xmin)).roident = {}, false) OR "
+      "(coalesce((pg_xact_commit_timestamp_origin(t.xmin)).roident = {}, "
+      "false) OR "
       "coalesce(t.xmin = xid(pg_current_xact_id_if_assigned()), false))",
       origin_id);
 }
@@ -736,9 +789,9 @@ bool KeyCond(const model::Relation& rel, const std::vector<int>& key,
   for (int i : key) {
     if (Absent(row, i) || IsNull(row, i)) return false;
     params->push_back(ParamText(row.values(i)));
-    *cond += fmt::format("{}t.{} = {}", cond->empty() ? "" : " AND ",
-                         Ident(rel.columns[i].name),
-                         Placeholder(static_cast<int>(params->size()), rel.columns[i]));
+    *cond += fmt::format(
+        "{}t.{} = {}", cond->empty() ? "" : " AND ", Ident(rel.columns[i].name),
+        Placeholder(static_cast<int>(params->size()), rel.columns[i]));
   }
   return !key.empty();
 }
@@ -750,8 +803,8 @@ bool AffectedOne(const PgResult& res) {
 
 }  // namespace
 
-Status PgSink::ApplyInsert(const TxnCtx& t, const RelState& rs, const model::Tuple& row,
-                           bool via_update) {
+Status PgSink::ApplyInsert(const TxnCtx& t, const RelState& rs,
+                           const model::Tuple& row, bool via_update) {
   const model::Relation& rel = *rs.rel;
   Params params;
   std::string names, values;
@@ -761,28 +814,32 @@ Status PgSink::ApplyInsert(const TxnCtx& t, const RelState& rs, const model::Tup
     params.push_back(ParamText(row.values(static_cast<int>(i))));
     param_of[i] = static_cast<int>(params.size());
     names += (names.empty() ? "" : ", ") + Ident(rel.columns[i].name);
-    values += (values.empty() ? "" : ", ") + Placeholder(param_of[i], rel.columns[i]);
+    values +=
+        (values.empty() ? "" : ", ") + Placeholder(param_of[i], rel.columns[i]);
   }
 
   // Fast path: no unique key taken and no tombstone for the key.
   if (!via_update) {
     std::string sql;
     if (rs.full_match) {
-      sql = fmt::format("INSERT INTO {} ({}) VALUES ({}) ON CONFLICT DO NOTHING",
-                        rs.qualified, names, values);
+      sql =
+          fmt::format("INSERT INTO {} ({}) VALUES ({}) ON CONFLICT DO NOTHING",
+                      rs.qualified, names, values);
     } else {
       std::string key = "jsonb_build_object(";
       bool ok = true;
       for (size_t k = 0; k < rs.key.size(); k++) {
         int i = rs.key[k];
         ok &= param_of[i] > 0;
-        key += fmt::format("{}{}, {}", k ? ", " : "", Literal(rel.columns[i].name),
-                           Placeholder(param_of[i], rel.columns[i]));
+        key +=
+            fmt::format("{}{}, {}", k ? ", " : "", Literal(rel.columns[i].name),
+                        Placeholder(param_of[i], rel.columns[i]));
       }
       if (ok) {
         sql = fmt::format(
             "INSERT INTO {} ({}) SELECT {} WHERE NOT EXISTS (SELECT 1 FROM "
-            "wal2proto.tombstones WHERE relid = {} AND key = {})) ON CONFLICT DO "
+            "wal2proto.tombstones WHERE relid = {} AND key = {})) ON CONFLICT "
+            "DO "
             "NOTHING",
             rs.qualified, names, values, rs.local_oid, key);
       }
@@ -800,10 +857,12 @@ Status PgSink::ApplyInsert(const TxnCtx& t, const RelState& rs, const model::Tup
   stats_.slow_path++;
   for (int round = 0; round < 3; round++) {
     Local local, tomb;
-    if (!rs.full_match) WALAPPLY_RETURN_IF_ERROR(FindRow(rs, rs.key, row, false, &local));
+    if (!rs.full_match)
+      WALAPPLY_RETURN_IF_ERROR(FindRow(rs, rs.key, row, false, &local));
     ConflictList conflicts;
     if (local.found) {
-      if (!local.own) conflicts.emplace_back(ConflictType::kInsertExists, local);
+      if (!local.own)
+        conflicts.emplace_back(ConflictType::kInsertExists, local);
     } else if (!rs.full_match) {
       WALAPPLY_RETURN_IF_ERROR(FindTombstone(rs, row, &tomb));
       bool same = tomb.own || (tomb.origin_known && tomb.roident == origin_id_);
@@ -814,10 +873,12 @@ Status PgSink::ApplyInsert(const TxnCtx& t, const RelState& rs, const model::Tup
     }
     std::vector<Local> others;
     WALAPPLY_RETURN_IF_ERROR(FindUniqueConflicts(rs, row, local, &others));
-    for (const Local& o : others) conflicts.emplace_back(ConflictType::kInsertExists, o);
+    for (const Local& o : others)
+      conflicts.emplace_back(ConflictType::kInsertExists, o);
     bool apply = true;
     if (!conflicts.empty()) {
-      WALAPPLY_RETURN_IF_ERROR(ResolveAll(t, rs, conflicts, &row, true, &apply));
+      WALAPPLY_RETURN_IF_ERROR(
+          ResolveAll(t, rs, conflicts, &row, true, &apply));
     }
     if (!apply) {
       // The remote row lost to rows with other keys: it is gone as if
@@ -833,8 +894,8 @@ Status PgSink::ApplyInsert(const TxnCtx& t, const RelState& rs, const model::Tup
     if (local.found) return UpdateRow(rs, local, row);
     PgResult res;
     WALAPPLY_RETURN_IF_ERROR(conn_.ExecPrepared(
-        fmt::format("INSERT INTO {} ({}) VALUES ({}) ON CONFLICT DO NOTHING", rs.qualified,
-                    names, values),
+        fmt::format("INSERT INTO {} ({}) VALUES ({}) ON CONFLICT DO NOTHING",
+                    rs.qualified, names, values),
         params, &res));
     if (AffectedOne(res)) {
       if (tomb.found) WALAPPLY_RETURN_IF_ERROR(DropTombstone(rs, row));
@@ -849,16 +910,19 @@ Status PgSink::ApplyInsert(const TxnCtx& t, const RelState& rs, const model::Tup
 Status PgSink::MatchesOld(const RelState& rs, const Local& local,
                           const model::Change& c, bool* matches) {
   *matches = false;
-  if (!HasOldTuple(c) || rs.rel->replica_identity != pb::REPLICA_IDENTITY_FULL) {
+  if (!HasOldTuple(c) ||
+      rs.rel->replica_identity != pb::REPLICA_IDENTITY_FULL) {
     return Status::Ok();
   }
   Local m;
-  WALAPPLY_RETURN_IF_ERROR(FindRow(rs, MatchColumns(*rs.rel), OldTuple(c), true, &m));
+  WALAPPLY_RETURN_IF_ERROR(
+      FindRow(rs, MatchColumns(*rs.rel), OldTuple(c), true, &m));
   *matches = m.found && m.tableoid == local.tableoid && m.ctid == local.ctid;
   return Status::Ok();
 }
 
-Status PgSink::ApplyUpdate(const TxnCtx& t, const RelState& rs, const model::Change& c) {
+Status PgSink::ApplyUpdate(const TxnCtx& t, const RelState& rs,
+                           const model::Change& c) {
   const model::Relation& rel = *rs.rel;
   const model::Tuple& nw = NewTuple(c);
   // The row to look for: the old key where one was sent, else the new one.
@@ -874,7 +938,8 @@ Status PgSink::ApplyUpdate(const TxnCtx& t, const RelState& rs, const model::Cha
     keyrow = &merged;
     for (int k : rs.key) {
       if (!Absent(old, k) && !Absent(nw, k) &&
-          old.values(k).SerializeAsString() != nw.values(k).SerializeAsString()) {
+          old.values(k).SerializeAsString() !=
+              nw.values(k).SerializeAsString()) {
         key_changed = true;
       }
     }
@@ -888,14 +953,15 @@ Status PgSink::ApplyUpdate(const TxnCtx& t, const RelState& rs, const model::Cha
     for (size_t i = 0; i < rel.columns.size(); i++) {
       if (Absent(nw, static_cast<int>(i))) continue;
       params.push_back(ParamText(nw.values(static_cast<int>(i))));
-      set += fmt::format("{}{} = {}", set.empty() ? "" : ", ", Ident(rel.columns[i].name),
-                         Placeholder(static_cast<int>(params.size()), rel.columns[i]));
+      set += fmt::format(
+          "{}{} = {}", set.empty() ? "" : ", ", Ident(rel.columns[i].name),
+          Placeholder(static_cast<int>(params.size()), rel.columns[i]));
     }
     if (!set.empty() && KeyCond(rel, rs.key, *keyrow, &params, &cond)) {
       PgResult res;
       WALAPPLY_RETURN_IF_ERROR(conn_.ExecPrepared(
-          fmt::format("UPDATE {} t SET {} WHERE {} AND {}", rs.qualified, set, cond,
-                      SameOriginCond(origin_id_)),
+          fmt::format("UPDATE {} t SET {} WHERE {} AND {}", rs.qualified, set,
+                      cond, SameOriginCond(origin_id_)),
           params, &res));
       if (AffectedOne(res)) return Status::Ok();
     }
@@ -904,17 +970,19 @@ Status PgSink::ApplyUpdate(const TxnCtx& t, const RelState& rs, const model::Cha
   stats_.slow_path++;
   Local local;
   if (rs.full_match) {
-    WALAPPLY_RETURN_IF_ERROR(FindRow(rs, MatchColumns(rel), *keyrow, true, &local));
+    WALAPPLY_RETURN_IF_ERROR(
+        FindRow(rs, MatchColumns(rel), *keyrow, true, &local));
   } else {
     WALAPPLY_RETURN_IF_ERROR(FindRow(rs, rs.key, *keyrow, false, &local));
   }
   if (!local.found) {
     Local tomb;
     WALAPPLY_RETURN_IF_ERROR(FindTombstone(rs, *keyrow, &tomb));
-    ConflictType type = tomb.found ? ConflictType::kUpdateDeleted : ConflictType::kUpdateMissing;
+    ConflictType type = tomb.found ? ConflictType::kUpdateDeleted
+                                   : ConflictType::kUpdateMissing;
     bool apply = false;
-    WALAPPLY_RETURN_IF_ERROR(ResolveAll(t, rs, {{type, tomb}}, &nw,
-                                        !HasUnchangedToast(nw), &apply));
+    WALAPPLY_RETURN_IF_ERROR(
+        ResolveAll(t, rs, {{type, tomb}}, &nw, !HasUnchangedToast(nw), &apply));
     if (!apply) return Status::Ok();
     if (tomb.found) WALAPPLY_RETURN_IF_ERROR(DropTombstone(rs, *keyrow));
     return ApplyInsert(t, rs, nw, true);
@@ -923,18 +991,21 @@ Status PgSink::ApplyUpdate(const TxnCtx& t, const RelState& rs, const model::Cha
   if (!local.own && !(local.origin_known && local.roident == origin_id_)) {
     bool matches = false;
     WALAPPLY_RETURN_IF_ERROR(MatchesOld(rs, local, c, &matches));
-    if (!matches) conflicts.emplace_back(ConflictType::kUpdateOriginDiffers, local);
+    if (!matches)
+      conflicts.emplace_back(ConflictType::kUpdateOriginDiffers, local);
   }
   std::vector<Local> others;
   WALAPPLY_RETURN_IF_ERROR(FindUniqueConflicts(rs, nw, local, &others));
   if (key_changed) {
     Local taken;
     WALAPPLY_RETURN_IF_ERROR(FindRow(rs, rs.key, nw, false, &taken));
-    if (taken.found && !(taken.tableoid == local.tableoid && taken.ctid == local.ctid)) {
+    if (taken.found &&
+        !(taken.tableoid == local.tableoid && taken.ctid == local.ctid)) {
       others.push_back(taken);
     }
   }
-  for (const Local& o : others) conflicts.emplace_back(ConflictType::kUpdateExists, o);
+  for (const Local& o : others)
+    conflicts.emplace_back(ConflictType::kUpdateExists, o);
   bool apply = true;
   if (!conflicts.empty()) {
     WALAPPLY_RETURN_IF_ERROR(ResolveAll(t, rs, conflicts, &nw, true, &apply));
@@ -944,7 +1015,8 @@ Status PgSink::ApplyUpdate(const TxnCtx& t, const RelState& rs, const model::Cha
   return UpdateRow(rs, local, nw);
 }
 
-Status PgSink::ApplyDelete(const TxnCtx& t, const RelState& rs, const model::Change& c) {
+Status PgSink::ApplyDelete(const TxnCtx& t, const RelState& rs,
+                           const model::Change& c) {
   const model::Relation& rel = *rs.rel;
   if (!HasOldTuple(c)) {
     return Status::Fatal(fmt::format(
@@ -976,11 +1048,12 @@ Status PgSink::ApplyDelete(const TxnCtx& t, const RelState& rs, const model::Cha
     WALAPPLY_RETURN_IF_ERROR(FindTombstone(rs, old, &tomb));
     if (tomb.found && tomb.own) return Status::Ok();  // deleted by this batch
     bool apply = false;
-    WALAPPLY_RETURN_IF_ERROR(
-        ResolveAll(t, rs, {{ConflictType::kDeleteMissing, tomb}}, &old, false, &apply));
+    WALAPPLY_RETURN_IF_ERROR(ResolveAll(
+        t, rs, {{ConflictType::kDeleteMissing, tomb}}, &old, false, &apply));
     // Remember the newer delete, so that an older update arriving later from
     // a third node does not bring the row back.
-    if (!tomb.found || RemoteWins(Policy::kLastUpdateWins, tomb.version, t.remote)) {
+    if (!tomb.found ||
+        RemoteWins(Policy::kLastUpdateWins, tomb.version, t.remote)) {
       WALAPPLY_RETURN_IF_ERROR(TouchTombstone(rs, old));
     }
     return Status::Ok();
@@ -990,8 +1063,9 @@ Status PgSink::ApplyDelete(const TxnCtx& t, const RelState& rs, const model::Cha
     WALAPPLY_RETURN_IF_ERROR(MatchesOld(rs, local, c, &matches));
     if (!matches) {
       bool apply = false;
-      WALAPPLY_RETURN_IF_ERROR(ResolveAll(
-          t, rs, {{ConflictType::kDeleteOriginDiffers, local}}, &old, true, &apply));
+      WALAPPLY_RETURN_IF_ERROR(
+          ResolveAll(t, rs, {{ConflictType::kDeleteOriginDiffers, local}}, &old,
+                     true, &apply));
       if (!apply) return Status::Ok();
     }
   }
@@ -1013,10 +1087,12 @@ bool PgSink::Batchable(const RelState& rs, const model::Change& c,
     case model::ChangeKind::kInsert:
       break;
     case model::ChangeKind::kDelete:
-      if (rs.full_match || !HasOldTuple(c) || !key_ok(OldTuple(c))) return false;
+      if (rs.full_match || !HasOldTuple(c) || !key_ok(OldTuple(c)))
+        return false;
       return true;
     case model::ChangeKind::kUpdate:
-      if (rs.full_match || !rs.uniques.empty() || HasOldTuple(c) || !key_ok(NewTuple(c))) {
+      if (rs.full_match || !rs.uniques.empty() || HasOldTuple(c) ||
+          !key_ok(NewTuple(c))) {
         return false;
       }
       break;
@@ -1047,7 +1123,8 @@ Status PgSink::FlushBatch(const TxnCtx& t) {
     rows += rows.empty() ? "(" : ", (";
     for (size_t j = 0; j < cols.size(); j++) {
       params.push_back(ParamText(row.values(cols[j])));
-      rows += (j ? ", " : "") + Placeholder(static_cast<int>(params.size()), rel.columns[cols[j]]);
+      rows += (j ? ", " : "") + Placeholder(static_cast<int>(params.size()),
+                                            rel.columns[cols[j]]);
     }
     rows += ")";
   };
@@ -1063,16 +1140,18 @@ Status PgSink::FlushBatch(const TxnCtx& t) {
   if (kind == model::ChangeKind::kInsert) {
     for (const auto& c : changes) add_row(NewTuple(c), cols);
     if (rs.full_match) {
-      sql = fmt::format("INSERT INTO {} ({}) VALUES {} ON CONFLICT DO NOTHING", rs.qualified,
-                        names, rows);
+      sql = fmt::format("INSERT INTO {} ({}) VALUES {} ON CONFLICT DO NOTHING",
+                        rs.qualified, names, rows);
     } else {
       std::string key;
       for (size_t k = 0; k < rs.key.size(); k++) {
         const std::string& name = rel.columns[rs.key[k]].name;
-        key += fmt::format("{}{}, v.{}", k ? ", " : "", Literal(name), Ident(name));
+        key += fmt::format("{}{}, v.{}", k ? ", " : "", Literal(name),
+                           Ident(name));
       }
       sql = fmt::format(
-          "INSERT INTO {} ({}) SELECT * FROM (VALUES {}) v({}) WHERE NOT EXISTS (SELECT 1 "
+          "INSERT INTO {} ({}) SELECT * FROM (VALUES {}) v({}) WHERE NOT "
+          "EXISTS (SELECT 1 "
           "FROM wal2proto.tombstones tb WHERE tb.relid = {} AND tb.key = "
           "jsonb_build_object({})) ON CONFLICT DO NOTHING",
           rs.qualified, names, rows, names, rs.local_oid, key);
@@ -1082,17 +1161,20 @@ Status PgSink::FlushBatch(const TxnCtx& t) {
     for (size_t k = 0; k < rs.key.size(); k++) {
       const std::string& name = rel.columns[rs.key[k]].name;
       knames += (k ? ", " : "") + Ident(name);
-      cond += fmt::format("{}t.{} = v.{}", k ? " AND " : "", Ident(name), Ident(name));
+      cond += fmt::format("{}t.{} = v.{}", k ? " AND " : "", Ident(name),
+                          Ident(name));
     }
     for (const auto& c : changes) add_row(OldTuple(c), rs.key);
-    sql = fmt::format("DELETE FROM {} t USING (VALUES {}) v({}) WHERE {} AND {}",
-                      rs.qualified, rows, knames, cond, SameOriginCond(origin_id_));
+    sql = fmt::format(
+        "DELETE FROM {} t USING (VALUES {}) v({}) WHERE {} AND {}",
+        rs.qualified, rows, knames, cond, SameOriginCond(origin_id_));
   } else {
     std::vector<int> all = cols;
     std::string vnames = names, set, cond;
     for (int i : cols) {
-      set += fmt::format("{}{} = v.{}", set.empty() ? "" : ", ", Ident(rel.columns[i].name),
-                         Ident(rel.columns[i].name));
+      set +=
+          fmt::format("{}{} = v.{}", set.empty() ? "" : ", ",
+                      Ident(rel.columns[i].name), Ident(rel.columns[i].name));
     }
     for (size_t k = 0; k < rs.key.size(); k++) {
       all.push_back(rs.key[k]);
@@ -1101,8 +1183,9 @@ Status PgSink::FlushBatch(const TxnCtx& t) {
                           Ident(rel.columns[rs.key[k]].name), k);
     }
     for (const auto& c : changes) add_row(NewTuple(c), all);
-    sql = fmt::format("UPDATE {} t SET {} FROM (VALUES {}) v({}) WHERE {} AND {}",
-                      rs.qualified, set, rows, vnames, cond, SameOriginCond(origin_id_));
+    sql = fmt::format(
+        "UPDATE {} t SET {} FROM (VALUES {}) v({}) WHERE {} AND {}",
+        rs.qualified, set, rows, vnames, cond, SameOriginCond(origin_id_));
   }
   PgResult res;
   WALAPPLY_RETURN_IF_ERROR(conn_.ExecPrepared(sql, params, &res));
@@ -1125,15 +1208,16 @@ Status PgSink::Flush() {
     // still away confirms nothing more; the next Apply() reconnects.
     Status st = Connect();
     if (!st.ok()) {
-      spdlog::warn("target {}: {}; durable position stays {}", name_, st.message(),
-                   durable_end_.ToString());
+      spdlog::warn("target {}: {}; durable position stays {}", name_,
+                   st.message(), durable_end_.ToString());
       return Status::Ok();
     }
   } else {
     PgResult res;
-    WALAPPLY_RETURN_IF_ERROR(conn_.ExecPrepared(
-        "SELECT coalesce(pg_replication_origin_progress($1, true), '0/0')::text",
-        {config_.OriginName()}, &res));
+    WALAPPLY_RETURN_IF_ERROR(
+        conn_.ExecPrepared("SELECT coalesce(pg_replication_origin_progress($1, "
+                           "true), '0/0')::text",
+                           {config_.OriginName()}, &res));
     auto lsn = Lsn::Parse(PQgetvalue(res.get(), 0, 0));
     if (lsn && *lsn > durable_end_) durable_end_ = *lsn;
   }
@@ -1142,15 +1226,17 @@ Status PgSink::Flush() {
 }
 
 Status PgSink::MarkPosition(model::Lsn lsn) {
-  if (lsn <= applied_end_ || unflushed_ || !conn_.connected()) return Status::Ok();
+  if (lsn <= applied_end_ || unflushed_ || !conn_.connected())
+    return Status::Ok();
   // An xid makes the commit record that carries the origin's progress.
-  Status st = conn_.Exec(fmt::format(
-      "BEGIN; SET LOCAL synchronous_commit = on; "
-      "SELECT pg_replication_origin_xact_setup('{}', now()); "
-      "SELECT pg_current_xact_id(); COMMIT",
-      lsn.ToString()));
+  Status st = conn_.Exec(
+      fmt::format("BEGIN; SET LOCAL synchronous_commit = on; "
+                  "SELECT pg_replication_origin_xact_setup('{}', now()); "
+                  "SELECT pg_current_xact_id(); COMMIT",
+                  lsn.ToString()));
   if (!st.ok()) {
-    if (conn_.connected()) conn_.Exec("ROLLBACK").IgnoreError();  // reported below
+    if (conn_.connected())
+      conn_.Exec("ROLLBACK").IgnoreError();  // reported below
     spdlog::warn("target {}: could not record idle position {}: {}", name_,
                  lsn.ToString(), st.message());
     return Status::Ok();
@@ -1162,12 +1248,13 @@ Status PgSink::MarkPosition(model::Lsn lsn) {
 
 Status PgSink::Close() {
   Status st = conn_.connected() ? Flush() : Status::Ok();
-  spdlog::info("target {}: {} transactions, {} changes, {} on the slow path, {} conflicts",
-               name_, stats_.transactions, stats_.changes, stats_.slow_path,
-               stats_.conflicts);
+  spdlog::info(
+      "target {}: {} transactions, {} changes, {} on the slow path, {} "
+      "conflicts",
+      name_, stats_.transactions, stats_.changes, stats_.slow_path,
+      stats_.conflicts);
   conn_.Disconnect();
   return st;
 }
-
 
 }  // namespace walapply::sink::postgres

@@ -90,12 +90,12 @@ class PgSink : public Sink {
   // target.
   struct RelState {
     model::RelationPtr rel;
-    std::string qualified;        // "schema"."table"
-    std::string display;          // schema.table
+    std::string qualified;  // "schema"."table"
+    std::string display;    // schema.table
     uint32_t local_oid = 0;
-    bool skip = false;            // schema wal2proto
-    bool full_match = false;      // no key: rows are found by every column
-    std::vector<int> key;         // column indexes of the key
+    bool skip = false;        // schema wal2proto
+    bool full_match = false;  // no key: rows are found by every column
+    std::vector<int> key;     // column indexes of the key
     std::vector<std::vector<int>> uniques;  // other unique keys
     std::vector<std::string> unique_names;
     Policy policy = Policy::kLastUpdateWins;
@@ -130,7 +130,8 @@ class PgSink : public Sink {
   };
 
   Status Connect();
-  bool Batchable(const RelState& rs, const model::Change& c, std::string* signature) const;
+  bool Batchable(const RelState& rs, const model::Change& c,
+                 std::string* signature) const;
   Status FlushBatch(const TxnCtx& t);
   Status ApplyRow(const TxnCtx& t, const RelState& rs, const model::Change& c);
   Status Setup();
@@ -140,16 +141,19 @@ class PgSink : public Sink {
 
   // via_update: the row of an update whose target row is missing, already
   // resolved against its tombstone.
-  Status ApplyInsert(const TxnCtx& t, const RelState& rs, const model::Tuple& row,
-                     bool via_update);
-  Status ApplyUpdate(const TxnCtx& t, const RelState& rs, const model::Change& c);
-  Status ApplyDelete(const TxnCtx& t, const RelState& rs, const model::Change& c);
+  Status ApplyInsert(const TxnCtx& t, const RelState& rs,
+                     const model::Tuple& row, bool via_update);
+  Status ApplyUpdate(const TxnCtx& t, const RelState& rs,
+                     const model::Change& c);
+  Status ApplyDelete(const TxnCtx& t, const RelState& rs,
+                     const model::Change& c);
   Status ApplyTruncate(const model::Change& c);
 
   // Looks up the row whose columns `cols` equal `row`'s values (FOR UPDATE).
   Status FindRow(const RelState& rs, const std::vector<int>& cols,
                  const model::Tuple& row, bool null_safe, Local* out);
-  Status FindTombstone(const RelState& rs, const model::Tuple& key_row, Local* out);
+  Status FindTombstone(const RelState& rs, const model::Tuple& key_row,
+                       Local* out);
   Status TouchTombstone(const RelState& rs, const model::Tuple& key_row);
   Status DropTombstone(const RelState& rs, const model::Tuple& key_row);
   // Rows other than `except` holding one of `row`'s other unique keys.
@@ -158,10 +162,11 @@ class PgSink : public Sink {
   // True when the change's old row (REPLICA IDENTITY FULL) equals the local
   // row: the source changed the very version held here, so a different
   // origin is no conflict.
-  Status MatchesOld(const RelState& rs, const Local& local, const model::Change& c,
-                    bool* matches);
+  Status MatchesOld(const RelState& rs, const Local& local,
+                    const model::Change& c, bool* matches);
   Status DeleteRow(const RelState& rs, const Local& row);
-  Status UpdateRow(const RelState& rs, const Local& row, const model::Tuple& values);
+  Status UpdateRow(const RelState& rs, const Local& row,
+                   const model::Tuple& values);
 
   using ConflictList = std::vector<std::pair<ConflictType, Local>>;
   // Resolves the conflicts of one change at once: *apply says whether the
@@ -169,8 +174,10 @@ class PgSink : public Sink {
   // version it meets (and can_apply).  Every conflict is logged with the
   // outcome.  With policy error, returns the fatal Status that stops the
   // link before the transaction.
-  Status ResolveAll(const TxnCtx& t, const RelState& rs, const ConflictList& conflicts,
-                    const model::Tuple* remote_row, bool can_apply, bool* apply);
+  Status ResolveAll(const TxnCtx& t, const RelState& rs,
+                    const ConflictList& conflicts,
+                    const model::Tuple* remote_row, bool can_apply,
+                    bool* apply);
   Status LogConflict(const TxnCtx& t, const RelState& rs, ConflictType type,
                      const char* resolution, const Local& local,
                      const model::Tuple* remote_row);

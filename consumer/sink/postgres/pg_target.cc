@@ -5,12 +5,12 @@
 
 #include "sink/postgres/pg_target.h"
 
+#include <fmt/format.h>
+
 #include <cctype>
 #include <cstdlib>
 #include <cstring>
 #include <vector>
-
-#include <fmt/format.h>
 
 namespace walapply::sink::postgres {
 
@@ -59,7 +59,8 @@ bool TakeParam(const std::string& uri, const std::string& key,
     auto policy = ParsePolicy(value);
     if (!policy) {
       *error = fmt::format(
-          "invalid --target \"{}\": unknown resolution \"{}\" (last_update_wins, "
+          "invalid --target \"{}\": unknown resolution \"{}\" "
+          "(last_update_wins, "
           "first_update_wins, apply_remote, keep_local, error)",
           uri, value);
       return false;
@@ -167,10 +168,12 @@ Result<TargetConfig> ParseTarget(const std::string& uri) {
         if (item.empty()) continue;
         size_t eq = item.find('=');
         std::string key, value;
-        if (eq == std::string::npos || !PercentDecode(item.substr(0, eq), &key) ||
+        if (eq == std::string::npos ||
+            !PercentDecode(item.substr(0, eq), &key) ||
             !PercentDecode(item.substr(eq + 1), &value)) {
-          return Status::Fatal(fmt::format(
-              "invalid --target \"{}\": bad query parameter \"{}\"", uri, item));
+          return Status::Fatal(
+              fmt::format("invalid --target \"{}\": bad query parameter \"{}\"",
+                          uri, item));
         }
         if (!TakeParam(uri, key, value, &config, &ours, &error)) {
           return Status::Fatal(error);
@@ -183,25 +186,29 @@ Result<TargetConfig> ParseTarget(const std::string& uri) {
     std::vector<std::string> words;
     std::vector<std::pair<std::string, std::string>> pairs;
     if (!SplitConninfo(uri.substr(strlen("postgresql:")), &words, &pairs)) {
-      return Status::Fatal(fmt::format(
-          "invalid --target \"{}\": expected postgresql://URI or "
-          "postgresql:KEY=VALUE ...",
-          uri));
+      return Status::Fatal(
+          fmt::format("invalid --target \"{}\": expected postgresql://URI or "
+                      "postgresql:KEY=VALUE ...",
+                      uri));
     }
     for (size_t i = 0; i < pairs.size(); i++) {
-      if (!TakeParam(uri, pairs[i].first, pairs[i].second, &config, &ours, &error)) {
+      if (!TakeParam(uri, pairs[i].first, pairs[i].second, &config, &ours,
+                     &error)) {
         return Status::Fatal(error);
       }
-      if (!ours) config.conninfo += (config.conninfo.empty() ? "" : " ") + words[i];
+      if (!ours)
+        config.conninfo += (config.conninfo.empty() ? "" : " ") + words[i];
     }
   } else {
-    return Status::Fatal(fmt::format("invalid --target \"{}\": not a postgresql target", uri));
+    return Status::Fatal(
+        fmt::format("invalid --target \"{}\": not a postgresql target", uri));
   }
   if (config.source_node.empty()) {
-    return Status::Fatal(fmt::format(
-        "invalid --target \"{}\": no source node: add source=NAME (the node the "
-        "changes come from) or use --source-node",
-        uri));
+    return Status::Fatal(
+        fmt::format("invalid --target \"{}\": no source node: add source=NAME "
+                    "(the node the "
+                    "changes come from) or use --source-node",
+                    uri));
   }
   if (config.local_node.empty()) {
     return Status::Fatal(fmt::format(
@@ -210,9 +217,9 @@ Result<TargetConfig> ParseTarget(const std::string& uri) {
         uri));
   }
   if (config.local_node == config.source_node) {
-    return Status::Fatal(fmt::format(
-        "invalid --target \"{}\": source and node are both \"{}\"", uri,
-        config.local_node));
+    return Status::Fatal(
+        fmt::format("invalid --target \"{}\": source and node are both \"{}\"",
+                    uri, config.local_node));
   }
   return config;
 }

@@ -4,10 +4,11 @@
 //
 // Copyright (c) 2026, the wal2proto authors. PostgreSQL License.
 
+#include "sink/postgres/resolution.h"
+
 #include <catch2/catch.hpp>
 
 #include "sink/postgres/pg_target.h"
-#include "sink/postgres/resolution.h"
 
 namespace walapply::sink::postgres {
 
@@ -24,7 +25,8 @@ TEST_CASE("last_update_wins: the later commit wins", "[sink][postgres]") {
   CHECK(RemoteWins(Policy::kLastUpdateWins, V(100, "z"), V(101, "a")));
 }
 
-TEST_CASE("equal commit times: both nodes pick the same winner", "[sink][postgres]") {
+TEST_CASE("equal commit times: both nodes pick the same winner",
+          "[sink][postgres]") {
   // On node a, b's change meets a's row; on node b, a's change meets b's row.
   // Exactly one of the two applies, and it is the same version (b's) on both.
   for (Policy p : {Policy::kLastUpdateWins, Policy::kFirstUpdateWins}) {
@@ -39,7 +41,8 @@ TEST_CASE("equal commit times: both nodes pick the same winner", "[sink][postgre
   CHECK_FALSE(RemoteWins(Policy::kFirstUpdateWins, V(500, "a"), V(500, "a")));
 }
 
-TEST_CASE("three nodes agree whatever the order of arrival", "[sink][postgres]") {
+TEST_CASE("three nodes agree whatever the order of arrival",
+          "[sink][postgres]") {
   // Versions of one row made on a, b and c; each node starts from its own
   // and receives the two others in both orders: all end with the same one.
   const Version vs[] = {V(300, "a"), V(300, "c"), V(299, "b")};
@@ -60,7 +63,8 @@ TEST_CASE("three nodes agree whatever the order of arrival", "[sink][postgres]")
   }
 }
 
-TEST_CASE("tombstones: an older update loses to a newer delete", "[sink][postgres]") {
+TEST_CASE("tombstones: an older update loses to a newer delete",
+          "[sink][postgres]") {
   Version tombstone = V(1000, "b");  // b deleted the row at 1000
   CHECK_FALSE(RemoteWins(Policy::kLastUpdateWins, tombstone, V(900, "a")));
   CHECK(RemoteWins(Policy::kLastUpdateWins, tombstone, V(1100, "a")));
@@ -72,14 +76,15 @@ TEST_CASE("unknown commit times count as oldest", "[sink][postgres]") {
   CHECK_FALSE(RemoteWins(Policy::kFirstUpdateWins, unknown, V(-5, "a")));
 }
 
-TEST_CASE("apply_remote and keep_local ignore the versions", "[sink][postgres]") {
+TEST_CASE("apply_remote and keep_local ignore the versions",
+          "[sink][postgres]") {
   CHECK(RemoteWins(Policy::kApplyRemote, V(200, "a"), V(100, "b")));
   CHECK_FALSE(RemoteWins(Policy::kKeepLocal, V(100, "a"), V(200, "b")));
 }
 
 TEST_CASE("policy and conflict names", "[sink][postgres]") {
-  for (const char* name : {"last_update_wins", "first_update_wins", "apply_remote",
-                           "keep_local", "error"}) {
+  for (const char* name : {"last_update_wins", "first_update_wins",
+                           "apply_remote", "keep_local", "error"}) {
     auto p = ParsePolicy(name);
     REQUIRE(p);
     CHECK(std::string(PolicyName(*p)) == name);
@@ -89,12 +94,15 @@ TEST_CASE("policy and conflict names", "[sink][postgres]") {
         "update_origin_differs");
 }
 
-TEST_CASE("postgresql:// URIs: our parameters are taken out", "[sink][postgres]") {
+TEST_CASE("postgresql:// URIs: our parameters are taken out",
+          "[sink][postgres]") {
   auto c = ParseTarget(
-      "postgresql://u@h:5/db?sslmode=disable&source=a&node=b&resolution=keep_local&"
+      "postgresql://u@h:5/"
+      "db?sslmode=disable&source=a&node=b&resolution=keep_local&"
       "resolution.public.t=error&application_name=x");
   REQUIRE(c.ok());
-  CHECK(c->conninfo == "postgresql://u@h:5/db?sslmode=disable&application_name=x");
+  CHECK(c->conninfo ==
+        "postgresql://u@h:5/db?sslmode=disable&application_name=x");
   CHECK(c->source_node == "a");
   CHECK(c->local_node == "b");
   CHECK(c->OriginName() == "wal2proto_a");
@@ -108,19 +116,23 @@ TEST_CASE("postgresql:// URIs: our parameters are taken out", "[sink][postgres]"
 }
 
 TEST_CASE("postgresql: conninfo strings", "[sink][postgres]") {
-  auto c = ParseTarget("postgresql:host=h port=5 source=a node=b dbname='my db'");
+  auto c =
+      ParseTarget("postgresql:host=h port=5 source=a node=b dbname='my db'");
   REQUIRE(c.ok());
   CHECK(c->conninfo == "host=h port=5 dbname='my db'");
   CHECK(c->source_node == "a");
 }
 
 TEST_CASE("postgresql targets: errors", "[sink][postgres]") {
-  CHECK_FALSE(ParseTarget("postgresql://h/db?node=b").ok());            // no source
-  CHECK_FALSE(ParseTarget("postgresql://h/db?source=a").ok());          // no node
-  CHECK_FALSE(ParseTarget("postgresql://h/db?source=a&node=a").ok());   // same
-  CHECK_FALSE(ParseTarget("postgresql://h/db?source=a-1&node=b").ok()); // bad name
-  CHECK_FALSE(ParseTarget("postgresql://h/db?source=a&node=b&resolution=x").ok());
-  CHECK_FALSE(ParseTarget("postgresql://h/db?source=a&node=b&resolution.t=error").ok());
+  CHECK_FALSE(ParseTarget("postgresql://h/db?node=b").ok());    // no source
+  CHECK_FALSE(ParseTarget("postgresql://h/db?source=a").ok());  // no node
+  CHECK_FALSE(ParseTarget("postgresql://h/db?source=a&node=a").ok());  // same
+  CHECK_FALSE(
+      ParseTarget("postgresql://h/db?source=a-1&node=b").ok());  // bad name
+  CHECK_FALSE(
+      ParseTarget("postgresql://h/db?source=a&node=b&resolution=x").ok());
+  CHECK_FALSE(
+      ParseTarget("postgresql://h/db?source=a&node=b&resolution.t=error").ok());
   CHECK_FALSE(ParseTarget("postgresql://h/db?source=%zz&node=b").ok());
   auto st = ParseTarget("postgresql://h/db?node=b");
   CHECK(st.status().message().find("source=NAME") != std::string::npos);

@@ -91,6 +91,7 @@ END
 $fn$)SQL"},
 };
 
-const int kSchemaObjectCount = sizeof(kSchemaObjects) / sizeof(kSchemaObjects[0]);
+const int kSchemaObjectCount =
+    sizeof(kSchemaObjects) / sizeof(kSchemaObjects[0]);
 
 }  // namespace walapply::sink::postgres
