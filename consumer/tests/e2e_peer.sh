@@ -10,7 +10,8 @@
 #    hold exactly the conflicts expected, with their resolutions:
 #      update/update, insert/insert (same key), delete then newer update,
 #      update then newer delete, insert/insert on a secondary unique key,
-#      delete/delete, and an insert of a key deleted later on the other node.
+#      delete/delete, an insert of a key deleted later on the other node,
+#      and updates of two rows racing for the same secondary unique value.
 #    Phase 2: a concurrent random workload on both nodes while the links
 #    run; once quiet the table digests are equal, every event row was
 #    applied exactly once on the other node (no loops: an echo would be an
@@ -38,6 +39,7 @@ peer_link b a
 
 # Initial rows, written on a only and replicated to b.
 peer_psql a -c "INSERT INTO acc SELECT g, 0, 'init' FROM generate_series(1, 100) g"
+peer_psql a -c "INSERT INTO users VALUES (3, 'p@example.org', 'init'), (4, 'q@example.org', 'init')"
 peer_wait_converged 30 a b
 echo "e2e: initial rows replicated"
 
@@ -52,6 +54,7 @@ UPDATE acc SET v = 77, note = 'a' WHERE id = 3;           -- update, newer delet
 INSERT INTO users VALUES (1, 'x@example.org', 'from a');  -- secondary unique key
 DELETE FROM acc WHERE id = 4;                             -- delete/delete
 INSERT INTO acc VALUES (600, 6, 'a');                     -- insert, later deleted on b
+UPDATE users SET email = 'r@example.org' WHERE id = 3;     -- updates racing on a unique key
 SQL
 sleep 0.01
 peer_psql b <<'SQL'
@@ -63,6 +66,7 @@ INSERT INTO users VALUES (2, 'x@example.org', 'from b');
 DELETE FROM acc WHERE id = 4;
 INSERT INTO acc VALUES (600, 7, 'b');
 DELETE FROM acc WHERE id = 600;
+UPDATE users SET email = 'r@example.org' WHERE id = 4;
 SQL
 peer_link a b
 peer_link b a
@@ -71,7 +75,8 @@ peer_wait_converged 30 a b
 expect_rows="1|20|b
 2|99|b
 500|2|b
-users 2|x@example.org|from b"
+users 2|x@example.org|from b
+4|r@example.org|init"
 got_rows="$(peer_psql a -c "SELECT id, v, note FROM acc WHERE id IN (1, 2, 3, 4, 500, 600) ORDER BY id")
 users $(peer_psql a -c "SELECT * FROM users ORDER BY id")"
 [ "$got_rows" = "$expect_rows" ] || fail "rows after phase 1:
@@ -93,14 +98,16 @@ public.acc|delete_origin_differs|apply_remote|3|t|b
 public.acc|delete_missing|skip|4|t|b
 public.acc|insert_exists|apply_remote|500|t|b
 public.acc|insert_exists|apply_remote|600|t|b
-public.users|insert_exists|apply_remote|2|t|b"
+public.users|insert_exists|apply_remote|2|t|b
+public.users|update_exists|apply_remote|4|t|b"
 expect_b="public.acc|update_origin_differs|keep_local|1|t|a
 public.acc|delete_origin_differs|keep_local|2|t|a
 public.acc|update_deleted|keep_local|3|t|a
 public.acc|delete_missing|skip|4|t|a
 public.acc|insert_exists|keep_local|500|t|a
 public.acc|insert_deleted|keep_local|600|t|a
-public.users|insert_exists|keep_local|1|t|a"
+public.users|insert_exists|keep_local|1|t|a
+public.users|update_exists|keep_local|3|t|a"
 got_a=$(conflicts_of a)
 got_b=$(conflicts_of b)
 [ "$got_a" = "$expect_a" ] || fail "conflicts logged on a:

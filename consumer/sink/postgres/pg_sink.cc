@@ -1010,7 +1010,15 @@ Status PgSink::ApplyUpdate(const TxnCtx& t, const RelState& rs,
   if (!conflicts.empty()) {
     WALAPPLY_RETURN_IF_ERROR(ResolveAll(t, rs, conflicts, &nw, true, &apply));
   }
-  if (!apply) return Status::Ok();
+  if (!apply) {
+    // Lost only to rows with other keys: where the update was made, its row
+    // took the unique value, and the winner deletes it on every node that
+    // sees the winner later; here it goes too, or the nodes would differ.
+    if (others.size() == conflicts.size() && !others.empty()) {
+      return DeleteRow(rs, local);
+    }
+    return Status::Ok();
+  }
   for (const Local& o : others) WALAPPLY_RETURN_IF_ERROR(DeleteRow(rs, o));
   return UpdateRow(rs, local, nw);
 }
