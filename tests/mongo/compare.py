@@ -371,8 +371,7 @@ def main():
                 (args.schema,))
     excluded = set(filter(None, args.exclude.split(',')))
     tables = [r[0] for r in cur.fetchall() if r[0] not in excluded]
-    # One seed without replicaSet: talk to it directly (the test server
-    # calls itself a replica set member under another address).
+    # One seed without replicaSet: talk to that server directly.
     direct = 'replicaSet=' not in args.mongo and ',' not in args.mongo.split('/')[2]
     client = pymongo.MongoClient(args.mongo, uuidRepresentation='unspecified',
                                  directConnection=direct)
