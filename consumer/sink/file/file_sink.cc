@@ -60,6 +60,7 @@ Status FileSink::IoError(const char* what) const {
 Status FileSink::Open() { return OpenFile(true); }
 
 Status FileSink::OpenFile(bool recover) {
+  format_->OnNewFile();
   fd_ = open(path_.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (fd_ < 0) return IoError("open");
   struct stat st;

@@ -30,6 +30,8 @@
 // JSON Lines, one object per line, "kind" always first:
 //   {"kind":"begin","xid":N,"commit_lsn":"X/X","end_lsn":"X/X",
 //    "commit_time":"...","origin":"..."}
+//   {"kind":"relation","schema":"s","table":"t","replica_identity":"default",
+//    "columns":[{"name":"a","type":"integer","type_oid":23,"key":true},...]}
 //   {"kind":"insert","schema":"s","table":"t","new":{"a":1,"b":"x"}}
 //   {"kind":"commit","xid":N,"commit_lsn":"X/X","end_lsn":"X/X"}
 //   {"kind":"standalone_message","lsn":"X/X","prefix":"p","content":"\\x.."}
@@ -63,6 +65,10 @@ class Format {
   virtual std::string Header() const = 0;
   // Whether an existing, non-empty file looks like one of ours.
   virtual bool LooksLikeOurs(std::string_view head) const = 0;
+
+  // A new file (or the same one reopened) starts: forget what was said in
+  // the previous one (JSON Lines describes each relation once per file).
+  virtual void OnNewFile() {}
 
   virtual void AppendBegin(const model::TxnInfo& info, std::string* out) = 0;
   virtual void AppendChange(const model::Change& change, std::string* out) = 0;

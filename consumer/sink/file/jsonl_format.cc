@@ -15,8 +15,14 @@
 //   a string holding PostgreSQL's text input form.
 // Update: "old" (the identity, when sent), "new", and "unchanged_toast":
 // the names of columns left out of "new" because their value did not change.
+// Before the first change of a relation in a file, and again after its
+// schema changed, a "relation" line gives every column's SQL type, type oid
+// and whether it is part of the replica identity, so that a reader can tell
+// a bytea "\x.." from a text, or a jsonb array from an int[].
 
 #include <fmt/format.h>
+
+#include <unordered_map>
 
 #include "sink/file/format.h"
 #include "sink/file/value_text.h"
@@ -138,9 +144,25 @@ void AppendRelationFields(const Relation& rel, std::string* out) {
   AppendJsonString(rel.name, out);
 }
 
+const char* IdentityName(model::ReplicaIdentity ri) {
+  switch (ri) {
+    case pb::REPLICA_IDENTITY_DEFAULT:
+      return "default";
+    case pb::REPLICA_IDENTITY_NOTHING:
+      return "nothing";
+    case pb::REPLICA_IDENTITY_FULL:
+      return "full";
+    case pb::REPLICA_IDENTITY_INDEX:
+      return "index";
+    default:
+      return "unspecified";
+  }
+}
+
 class JsonlFormat : public Format {
  public:
   const char* name() const override { return "jsonl"; }
+  void OnNewFile() override { described_.clear(); }
   std::string Header() const override { return ""; }
   bool LooksLikeOurs(std::string_view head) const override {
     return head.substr(0, 9) == "{\"kind\":\"";
@@ -183,6 +205,7 @@ class JsonlFormat : public Format {
   }
 
   void AppendChange(const Change& c, std::string* out) override {
+    for (const model::RelationPtr& rel : c.relations) Describe(rel, out);
     switch (c.kind) {
       case model::ChangeKind::kInsert:
         out->append("{\"kind\":\"insert\",");
@@ -272,6 +295,33 @@ class JsonlFormat : public Format {
   }
 
  private:
+  // Writes a relation line unless this version was described in this file.
+  void Describe(const model::RelationPtr& rel, std::string* out) {
+    auto it = described_.find(rel->id.value());
+    if (it != described_.end() && it->second == rel) return;
+    described_[rel->id.value()] = rel;
+    out->append("{\"kind\":\"relation\",");
+    AppendRelationFields(*rel, out);
+    out->append(",\"replica_identity\":\"");
+    out->append(IdentityName(rel->replica_identity));
+    out->append("\",\"columns\":[");
+    for (size_t i = 0; i < rel->columns.size(); i++) {
+      const model::Column& col = rel->columns[i];
+      if (i) out->push_back(',');
+      out->append("{\"name\":");
+      AppendJsonString(col.name, out);
+      out->append(",\"type\":");
+      AppendJsonString(col.type_name, out);
+      out->append(fmt::format(",\"type_oid\":{},\"key\":{}}}", col.type_oid,
+                              col.identity));
+    }
+    out->append("]}\n");
+  }
+
+  // The relation version last described in the current file, by relation
+  // id (held, so that its address cannot be reused by a later version).
+  std::unordered_map<uint32_t, model::RelationPtr> described_;
+
   static std::optional<model::Lsn> Field(std::string_view line,
                                          std::string_view key) {
     size_t p = line.find(key);

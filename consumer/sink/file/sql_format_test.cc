@@ -258,6 +258,31 @@ TEST_CASE("JSON Lines values are typed and lossless", "[sink]") {
   auto fmt = f::MakeJsonlFormat();
   std::string out;
   fmt->AppendChange(std::get<Change>(ev[0]), &out);
+  // The first change of a relation in a file is preceded by its description.
+  size_t nl = out.find('\n');
+  REQUIRE(nl != std::string::npos);
+  CHECK(out.substr(0, nl) ==
+        "{\"kind\":\"relation\",\"schema\":\"public\",\"table\":\"j\","
+        "\"replica_identity\":"
+        "\"default\",\"columns\":[{\"name\":\"i\",\"type\":\"bigint\",\"type_"
+        "oid\":20,"
+        "\"key\":true},{\"name\":\"f\",\"type\":\"double "
+        "precision\",\"type_oid\":701,"
+        "\"key\":false},{\"name\":\"n\",\"type\":\"numeric\",\"type_oid\":1700,"
+        "\"key\":false},"
+        "{\"name\":\"jb\",\"type\":\"jsonb\",\"type_oid\":3802,\"key\":false},{"
+        "\"name\":"
+        "\"js\",\"type\":\"json\",\"type_oid\":114,\"key\":false},{\"name\":"
+        "\"a\",\"type\":"
+        "\"integer[]\",\"type_oid\":1007,\"key\":false},{\"name\":\"s\","
+        "\"type\":\"text\","
+        "\"type_oid\":25,\"key\":false},{\"name\":\"z\",\"type\":\"text\","
+        "\"type_oid\":25,"
+        "\"key\":false}]}");
+  out = out.substr(nl + 1);
+  std::string again;
+  fmt->AppendChange(std::get<Change>(ev[0]), &again);
+  CHECK(again == out);  // described once per file
   CHECK(out ==
         "{\"kind\":\"insert\",\"schema\":\"public\",\"table\":\"j\",\"new\":{"
         "\"i\":-9223372036854775807,\"f\":\"NaN\",\"n\":\"-12.3400\",\"jb\":{"
