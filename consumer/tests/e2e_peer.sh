@@ -15,18 +15,23 @@
 #    Phase 2: a concurrent random workload on both nodes while the links
 #    run; once quiet the table digests are equal, every event row was
 #    applied exactly once on the other node (no loops: an echo would be an
-#    insert_exists conflict on the event table), and the conflicts each link
-#    counted are exactly the rows in its node's conflict log.
+#    insert_exists conflict on the event table), every concurrent increment
+#    of the counters table counts on both nodes (delta apply), and the
+#    conflicts each link counted are exactly the rows in its node's log.
 #
 #    usage: e2e_peer.sh PATH_TO_WALAPPLY
 
 source "$(dirname "$0")/e2e_peer_lib.sh"
+# Counters: every increment counts, on every node (delta apply).
+PEER_TARGET_EXTRA="&delta.public.counters=n"
 
 peer_start a 55480
 peer_start b 55481
 SCHEMA="CREATE TABLE acc (id int PRIMARY KEY, v int NOT NULL, note text);
         CREATE TABLE users (id int PRIMARY KEY, email text NOT NULL UNIQUE, name text);
         CREATE TABLE events (node text, seq int, payload text, PRIMARY KEY (node, seq));
+        CREATE TABLE counters (id int PRIMARY KEY, n bigint NOT NULL);
+        ALTER TABLE counters REPLICA IDENTITY FULL;
         ALTER TABLE acc REPLICA IDENTITY FULL;
         ALTER TABLE users REPLICA IDENTITY FULL;"
 for n in a b; do
@@ -39,6 +44,7 @@ peer_link b a
 
 # Initial rows, written on a only and replicated to b.
 peer_psql a -c "INSERT INTO acc SELECT g, 0, 'init' FROM generate_series(1, 100) g"
+peer_psql a -c "INSERT INTO counters SELECT g, 0 FROM generate_series(1, 5) g"
 peer_psql a -c "INSERT INTO users VALUES (3, 'p@example.org', 'init'), (4, 'q@example.org', 'init')"
 peer_wait_converged 30 a b
 echo "e2e: initial rows replicated"
@@ -137,6 +143,7 @@ workload()
 		echo "BEGIN;
 INSERT INTO events VALUES ('$node', $k, md5('$node$k'));
 UPDATE acc SET v = v + 1, note = '$node$k' WHERE id = $id;
+UPDATE counters SET n = n + 1 WHERE id = $((RANDOM % 5 + 1));
 INSERT INTO acc VALUES ($((RANDOM % 60 + 1000)), $k, '$node') ON CONFLICT DO NOTHING;
 DELETE FROM acc WHERE id = $((RANDOM % 60 + 1000));
 INSERT INTO users VALUES ($((RANDOM % 20 + base)), 'u$((RANDOM % 30))@example.org', '$node') ON CONFLICT DO NOTHING;
@@ -154,6 +161,8 @@ peer_wait_converged 90 a b
 for n in a b; do
 	ev=$(peer_psql $n -c "SELECT count(*) FROM events")
 	[ "$ev" = 600 ] || fail "node $n holds $ev event rows, not 600"
+	sum=$(peer_psql $n -c "SELECT sum(n) FROM counters")
+	[ "$sum" = 600 ] || fail "node $n counted $sum increments, not 600"
 	loops=$(peer_psql $n -c "SELECT count(*) FROM wal2proto.conflicts WHERE relation = 'public.events'")
 	[ "$loops" = 0 ] || fail "node $n logged $loops conflicts on events: a change came back"
 done

@@ -84,12 +84,13 @@ peer_slot()
 		fail "could not create slot to_$2 on $1"
 }
 
-# peer_link SRC DST [target parameters]: starts walapply SRC -> DST.
+# peer_link SRC DST [target parameters]: starts walapply SRC -> DST
+# (PEER_TARGET_EXTRA: parameters for every link).
 peer_link()
 {
 	local src=$1 dst=$2 extra=${3:-}
 	"$WALAPPLY" -d "$(peer_conn "$src")" -S "to_$dst" --start -s 1 -v -o origin=none \
-		--target "postgresql://127.0.0.1:${PEER_PORT[$dst]}/postgres?user=postgres&source=$src&node=$dst$extra" \
+		--target "postgresql://127.0.0.1:${PEER_PORT[$dst]}/postgres?user=postgres&source=$src&node=$dst${PEER_TARGET_EXTRA:-}$extra" \
 		2>>"$PEER_WORK/link-$src-$dst.log" &
 	PEER_LINK_PID[$src-$dst]=$!
 }

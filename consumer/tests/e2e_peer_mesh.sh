@@ -12,12 +12,16 @@
 #      * every event row (one per workload transaction) is on every node
 #        exactly once and no event ever met a conflict: nothing was applied
 #        twice and no change came back (no loops);
+#      * every increment of the counters table (delta apply) counts exactly
+#        once on every node;
 #      * every node's conflict log holds a row for each conflict its links
 #        resolved.
 #
 #    usage: e2e_peer_mesh.sh PATH_TO_WALAPPLY
 
 source "$(dirname "$0")/e2e_peer_lib.sh"
+# Counters: every increment counts, on every node (delta apply).
+PEER_TARGET_EXTRA="&delta.public.counters=n"
 
 NODES="a b c"
 peer_start a 55483
@@ -26,6 +30,8 @@ peer_start c 55485
 SCHEMA="CREATE TABLE acc (id int PRIMARY KEY, v int NOT NULL, note text);
         CREATE TABLE users (id int PRIMARY KEY, email text NOT NULL UNIQUE, name text);
         CREATE TABLE events (node text, seq int, payload text, PRIMARY KEY (node, seq));
+        CREATE TABLE counters (id int PRIMARY KEY, n bigint NOT NULL);
+        ALTER TABLE counters REPLICA IDENTITY FULL;
         ALTER TABLE acc REPLICA IDENTITY FULL;
         ALTER TABLE users REPLICA IDENTITY FULL;"
 for n in $NODES; do
@@ -39,6 +45,7 @@ for l in $LINKS; do
 	peer_link "${l%-*}" "${l#*-}"
 done
 peer_psql a -c "INSERT INTO acc SELECT g, 0, 'init' FROM generate_series(1, 100) g"
+peer_psql a -c "INSERT INTO counters SELECT g, 0 FROM generate_series(1, 5) g"
 peer_wait_converged 30 a b c
 echo "e2e: initial rows on all three nodes"
 
@@ -57,6 +64,7 @@ make_load()
 		echo "BEGIN;
 INSERT INTO events VALUES ('$node', $k, md5('$node$k'));
 UPDATE acc SET v = v + 1, note = '$node$k' WHERE id = $id;
+UPDATE counters SET n = n + 1 WHERE id = $((RANDOM % 5 + 1));
 INSERT INTO acc VALUES ($((RANDOM % 40 + 1000)), $k, '$node') ON CONFLICT DO NOTHING;
 DELETE FROM acc WHERE id = $((RANDOM % 40 + 1000));
 UPDATE acc SET v = -$k WHERE id = $((RANDOM % 40 + 1000));
@@ -124,6 +132,8 @@ peer_wait_converged 120 a b c
 for n in $NODES; do
 	ev=$(peer_psql $n -c "SELECT count(*) FROM events")
 	[ "$ev" = $((3 * TXNS)) ] || fail "node $n holds $ev event rows, not $((3 * TXNS))"
+	sum=$(peer_psql $n -c "SELECT sum(n) FROM counters")
+	[ "$sum" = $((3 * TXNS)) ] || fail "node $n counted $sum increments, not $((3 * TXNS)) (lost or applied twice)"
 	echoes=$(peer_psql $n -c "SELECT count(*) FROM wal2proto.conflicts WHERE relation = 'public.events'")
 	[ "$echoes" = 0 ] || fail "node $n logged $echoes conflicts on events: a change was applied twice or came back"
 	echo "e2e: node $n: $ev events, $(peer_psql $n -c "SELECT count(*) FROM wal2proto.conflicts") conflicts logged"

@@ -327,6 +327,22 @@ Result<PgSink::RelState*> PgSink::State(const model::RelationPtr& rel) {
   rs.qualified = Ident(rel->schema) + "." + Ident(rel->name);
   rs.display = rel->schema + "." + rel->name;
   rs.policy = config_.PolicyFor(rel->schema, rel->name);
+  rs.delta.assign(rel->columns.size(), false);
+  auto delta = config_.delta_columns.find(rs.display);
+  if (delta != config_.delta_columns.end()) {
+    for (const std::string& name : delta->second) {
+      bool found = false;
+      for (size_t i = 0; i < rel->columns.size(); i++) {
+        if (rel->columns[i].name == name) rs.delta[i] = found = true;
+      }
+      if (!found) {
+        return Status::Fatal(fmt::format(
+            "counter column \"{}\" (delta.{}) is not a column of {}", name,
+            rs.display, rs.display));
+      }
+    }
+    rs.has_delta = true;
+  }
   if (rel->schema == "wal2proto") {
     rs.skip = true;
     return &relations_.emplace(rel.get(), std::move(rs)).first->second;
@@ -650,19 +666,48 @@ Status PgSink::DeleteRow(const RelState& rs, const Local& row) {
       {row.tableoid, row.ctid});
 }
 
-Status PgSink::UpdateRow(const RelState& rs, const Local& row,
-                         const model::Tuple& values) {
-  const model::Relation& rel = *rs.rel;
-  Params params{row.tableoid, row.ctid};
+namespace {
+
+// "col = $n::type, ..." for the columns `values` carries; a counter column
+// whose old value is known becomes "col = coalesce(t.col, $old) + ($new -
+// $old)".
+std::string SetClause(const model::Relation& rel,
+                      const std::vector<bool>& delta,
+                      const model::Tuple& values, const model::Tuple* old,
+                      bool delta_only, Params* params) {
   std::string set;
-  for (size_t i = 0; i < rel.columns.size(); i++) {
-    if (Absent(values, static_cast<int>(i)))
-      continue;  // unchanged TOAST keeps its value
-    params.push_back(ParamText(values.values(static_cast<int>(i))));
-    set += fmt::format(
-        "{}{} = {}", set.empty() ? "" : ", ", Ident(rel.columns[i].name),
-        Placeholder(static_cast<int>(params.size()), rel.columns[i]));
+  for (size_t c = 0; c < rel.columns.size(); c++) {
+    int i = static_cast<int>(c);
+    if (Absent(values, i)) continue;  // unchanged TOAST keeps its value
+    const model::Column& col = rel.columns[c];
+    bool is_delta = !delta.empty() && delta[c] && old && !Absent(*old, i) &&
+                    !IsNull(*old, i) && !IsNull(values, i);
+    if (delta_only && !is_delta) continue;
+    params->push_back(ParamText(values.values(i)));
+    int n = static_cast<int>(params->size());
+    if (is_delta) {
+      params->push_back(ParamText(old->values(i)));
+      int m = static_cast<int>(params->size());
+      set += fmt::format("{}{} = coalesce(t.{}, {}) + ({} - {})",
+                         set.empty() ? "" : ", ", Ident(col.name),
+                         Ident(col.name), Placeholder(m, col),
+                         Placeholder(n, col), Placeholder(m, col));
+    } else {
+      set += fmt::format("{}{} = {}", set.empty() ? "" : ", ", Ident(col.name),
+                         Placeholder(n, col));
+    }
   }
+  return set;
+}
+
+}  // namespace
+
+Status PgSink::UpdateRow(const RelState& rs, const Local& row,
+                         const model::Tuple& values, const model::Tuple* old,
+                         bool delta_only) {
+  Params params{row.tableoid, row.ctid};
+  std::string set =
+      SetClause(*rs.rel, rs.delta, values, old, delta_only, &params);
   if (set.empty()) return Status::Ok();
   return conn_.ExecPrepared(
       fmt::format(
@@ -925,20 +970,20 @@ Status PgSink::ApplyUpdate(const TxnCtx& t, const RelState& rs,
                            const model::Change& c) {
   const model::Relation& rel = *rs.rel;
   const model::Tuple& nw = NewTuple(c);
+  const model::Tuple* old = HasOldTuple(c) ? &OldTuple(c) : nullptr;
   // The row to look for: the old key where one was sent, else the new one.
   model::Tuple merged;
   const model::Tuple* keyrow = &nw;
   bool key_changed = false;
-  if (HasOldTuple(c)) {
-    const model::Tuple& old = OldTuple(c);
+  if (old) {
     merged = nw;
-    for (int i = 0; i < old.values_size() && i < merged.values_size(); i++) {
-      if (!Absent(old, i)) *merged.mutable_values(i) = old.values(i);
+    for (int i = 0; i < old->values_size() && i < merged.values_size(); i++) {
+      if (!Absent(*old, i)) *merged.mutable_values(i) = old->values(i);
     }
     keyrow = &merged;
     for (int k : rs.key) {
-      if (!Absent(old, k) && !Absent(nw, k) &&
-          old.values(k).SerializeAsString() !=
+      if (!Absent(*old, k) && !Absent(nw, k) &&
+          old->values(k).SerializeAsString() !=
               nw.values(k).SerializeAsString()) {
         key_changed = true;
       }
@@ -949,14 +994,8 @@ Status PgSink::ApplyUpdate(const TxnCtx& t, const RelState& rs,
   // transaction), the key stays and there is no other unique key to take.
   if (!rs.full_match && !key_changed && rs.uniques.empty()) {
     Params params;
-    std::string set, cond;
-    for (size_t i = 0; i < rel.columns.size(); i++) {
-      if (Absent(nw, static_cast<int>(i))) continue;
-      params.push_back(ParamText(nw.values(static_cast<int>(i))));
-      set += fmt::format(
-          "{}{} = {}", set.empty() ? "" : ", ", Ident(rel.columns[i].name),
-          Placeholder(static_cast<int>(params.size()), rel.columns[i]));
-    }
+    std::string cond;
+    std::string set = SetClause(rel, rs.delta, nw, old, false, &params);
     if (!set.empty() && KeyCond(rel, rs.key, *keyrow, &params, &cond)) {
       PgResult res;
       WALAPPLY_RETURN_IF_ERROR(conn_.ExecPrepared(
@@ -1017,10 +1056,12 @@ Status PgSink::ApplyUpdate(const TxnCtx& t, const RelState& rs,
     if (others.size() == conflicts.size() && !others.empty()) {
       return DeleteRow(rs, local);
     }
+    // Counter columns count every increment, whoever wins the row.
+    if (rs.has_delta) return UpdateRow(rs, local, nw, old, true);
     return Status::Ok();
   }
   for (const Local& o : others) WALAPPLY_RETURN_IF_ERROR(DeleteRow(rs, o));
-  return UpdateRow(rs, local, nw);
+  return UpdateRow(rs, local, nw, old);
 }
 
 Status PgSink::ApplyDelete(const TxnCtx& t, const RelState& rs,

@@ -99,6 +99,8 @@ class PgSink : public Sink {
     std::vector<std::vector<int>> uniques;  // other unique keys
     std::vector<std::string> unique_names;
     Policy policy = Policy::kLastUpdateWins;
+    std::vector<bool> delta;  // counter columns (delta.SCHEMA.TABLE)
+    bool has_delta = false;
   };
 
   // The local version of a row: a live row or a tombstone.
@@ -165,8 +167,11 @@ class PgSink : public Sink {
   Status MatchesOld(const RelState& rs, const Local& local,
                     const model::Change& c, bool* matches);
   Status DeleteRow(const RelState& rs, const Local& row);
+  // Sets the columns `values` carries; counter columns add new - old when
+  // `old` has their old value.  delta_only: the counter columns only.
   Status UpdateRow(const RelState& rs, const Local& row,
-                   const model::Tuple& values);
+                   const model::Tuple& values,
+                   const model::Tuple* old = nullptr, bool delta_only = false);
 
   using ConflictList = std::vector<std::pair<ConflictType, Local>>;
   // Resolves the conflicts of one change at once: *apply says whether the

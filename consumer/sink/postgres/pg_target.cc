@@ -78,6 +78,23 @@ bool TakeParam(const std::string& uri, const std::string& key,
       }
       config->table_policies[table] = *policy;
     }
+  } else if (key.rfind("delta.", 0) == 0) {
+    std::string table = key.substr(strlen("delta."));
+    if (table.find('.') == std::string::npos || value.empty()) {
+      *error = fmt::format(
+          "invalid --target \"{}\": counter columns are given as "
+          "delta.SCHEMA.TABLE=COLUMN[,COLUMN...]",
+          uri);
+      return false;
+    }
+    std::vector<std::string>& cols = config->delta_columns[table];
+    size_t pos = 0;
+    while (pos <= value.size()) {
+      size_t comma = value.find(',', pos);
+      if (comma == std::string::npos) comma = value.size();
+      if (comma > pos) cols.push_back(value.substr(pos, comma - pos));
+      pos = comma + 1;
+    }
   } else if (key == "tombstone_retention") {
     char* end = nullptr;
     long long v = std::strtoll(value.c_str(), &end, 10);

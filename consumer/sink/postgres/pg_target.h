@@ -15,12 +15,17 @@
 //   resolution=POLICY  the default conflict resolution (last_update_wins)
 //   resolution.SCHEMA.TABLE=POLICY   the resolution of one table
 //   tombstone_retention=SECONDS      how long tombstones are kept (7 days)
+//   delta.SCHEMA.TABLE=COL[,COL]     counter columns: an update adds its
+//                      difference (new - old) to the local value instead of
+//                      setting it, so concurrent increments all count (needs
+//                      the old value: REPLICA IDENTITY FULL on the source)
 // Node names are [A-Za-z0-9_] only, so that origin names need no quoting.
 
 #pragma once
 
 #include <map>
 #include <string>
+#include <vector>
 
 #include "model/status.h"
 #include "sink/postgres/resolution.h"
@@ -33,6 +38,8 @@ struct TargetConfig {
   std::string local_node;
   Policy default_policy = Policy::kLastUpdateWins;
   std::map<std::string, Policy> table_policies;  // "schema.table"
+  // "schema.table" -> counter columns
+  std::map<std::string, std::vector<std::string>> delta_columns;
   int64_t tombstone_retention_s = 7 * 86400;
 
   std::string OriginName() const { return "wal2proto_" + source_node; }

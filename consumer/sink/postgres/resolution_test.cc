@@ -115,6 +115,17 @@ TEST_CASE("postgresql:// URIs: our parameters are taken out",
   CHECK(bare->default_policy == Policy::kLastUpdateWins);
 }
 
+TEST_CASE("postgresql targets: counter columns", "[sink][postgres]") {
+  auto c = ParseTarget(
+      "postgresql://h/db?source=a&node=b&delta.public.c=n,m&delta.s.t=x");
+  REQUIRE(c.ok());
+  CHECK(c->conninfo == "postgresql://h/db");
+  CHECK(c->delta_columns.at("public.c") == std::vector<std::string>{"n", "m"});
+  CHECK(c->delta_columns.at("s.t") == std::vector<std::string>{"x"});
+  CHECK_FALSE(ParseTarget("postgresql://h/db?source=a&node=b&delta.c=n").ok());
+  CHECK_FALSE(ParseTarget("postgresql://h/db?source=a&node=b&delta.s.c=").ok());
+}
+
 TEST_CASE("postgresql: conninfo strings", "[sink][postgres]") {
   auto c =
       ParseTarget("postgresql:host=h port=5 source=a node=b dbname='my db'");
