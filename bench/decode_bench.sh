@@ -35,6 +35,8 @@
 #                      label matches (default: all)
 #   BENCH_RESULTS      results file (default bench/results/decode-<date>.md;
 #                      "-" for none)
+#   BENCH_BUILD        1: measure wal2proto built from the repository's HEAD
+#                      (in a temp dir) instead of the installed library
 #   BENCH_KEEP         1: leave the cluster running at the end (stop it with
 #                      scripts/pgcluster.sh stop DIR)
 #   PG_CONFIG          pg_config of the PostgreSQL to use (default pg_config)
@@ -91,7 +93,9 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # The plugins this machine has; the benchmark measures whichever exist.
-have_plugin() { [ -f "$PKGLIBDIR/$1.so" ]; }
+have_plugin() {
+    [ -f "$PKGLIBDIR/$1.so" ] || { [ "$1" = wal2proto ] && [ "${BENCH_BUILD:-0}" = 1 ]; }
+}
 for p in wal2proto wal2json decoderbufs; do
     have_plugin "$p" || log "note: $PKGLIBDIR/$p.so not found; $p is not measured"
 done
@@ -99,9 +103,20 @@ done
 # The server loads wal2proto from a copy taken now, found first on
 # dynamic_library_path: a "make install" while the benchmark runs must not
 # change the plugin between one run and the next.
+W2P_FROM=""
 if have_plugin wal2proto; then
     mkdir -m 755 "$SCRATCH/lib"
-    cp "$PKGLIBDIR/wal2proto.so" "$SCRATCH/lib/"
+    if [ "${BENCH_BUILD:-0}" = 1 ]; then
+        W2P_FROM=$(git -C "$here" rev-parse --short HEAD)
+        log "building wal2proto at $W2P_FROM"
+        mkdir "$SCRATCH/src"
+        git -C "$here/.." archive HEAD | tar -x -C "$SCRATCH/src"
+        make -s -C "$SCRATCH/src" PG_CONFIG="$PG_CONFIG" >"$SCRATCH/build.log" 2>&1 ||
+            { cat "$SCRATCH/build.log" >&2; die "wal2proto did not build"; }
+        cp "$SCRATCH/src/wal2proto.so" "$SCRATCH/lib/"
+    else
+        cp "$PKGLIBDIR/wal2proto.so" "$SCRATCH/lib/"
+    fi
     chmod 644 "$SCRATCH/lib/wal2proto.so"
     W2P_SHA=$(sha256sum "$SCRATCH/lib/wal2proto.so" | cut -c1-12)
 fi
@@ -415,8 +430,10 @@ report=$SCRATCH/report.md
     if [ -n "$(git -C "$here/.." status --porcelain -- plugin Makefile 2>/dev/null)" ]; then
         rev+=" with uncommitted plugin changes"
     fi
-    if [ -n "${W2P_SHA:-}" ]; then
-        echo "${versions}wal2proto.so sha256 $W2P_SHA... (source at commit $rev)."
+    if [ -n "$W2P_FROM" ]; then
+        echo "${versions}wal2proto built from commit $W2P_FROM (wal2proto.so sha256 $W2P_SHA...)."
+    elif [ -n "${W2P_SHA:-}" ]; then
+        echo "${versions}wal2proto.so sha256 $W2P_SHA... as installed (source tree at commit $rev)."
     else
         echo "${versions%, }."
     fi
