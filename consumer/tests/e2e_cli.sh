@@ -52,7 +52,7 @@ e2e_psql -c "CREATE TABLE t (id int PRIMARY KEY, v text)"
 expect_fail 1 'invalid --target "ftp://x"' "$WALAPPLY" -d "$CONN" -S s --start --target ftp://x
 expect_fail 1 'invalid --target "file:out.txt"' "$WALAPPLY" -d "$CONN" -S s --start --target file:out.txt
 # Connection failures and missing slots: exit 1, one line.
-expect_fail 1 'could not connect' "$WALAPPLY" -d "host=127.0.0.1 port=55459 user=postgres dbname=postgres" -S s --create-slot
+expect_fail 1 'could not connect' "$WALAPPLY" -d "host=127.0.0.1 port=1 user=postgres dbname=postgres" -S s --create-slot
 expect_fail 1 'replication slot "nope" does not exist' \
 	"$WALAPPLY" -d "$CONN" -S nope --start --target "file:$E2E_WORK/nope.sql"
 

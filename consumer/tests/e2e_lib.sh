@@ -48,12 +48,22 @@ fail()
 	exit 1
 }
 
-# e2e_start PORT [CONF...]: a source cluster with a "replay" database.
+# e2e_start PORT [CONF...]: a source cluster with a "replay" database.  PORT
+# is tried first, then the rest of 55450-55459 (another run of the suite on
+# the same machine may hold it).
 e2e_start()
 {
-	pgcluster_start "$@" || fail "could not start a cluster"
-	CONN="$PGCLUSTER_CONNSTR"
-	"$PGBIN/createdb" -h 127.0.0.1 -p "$PGCLUSTER_PORT" -U postgres replay
+	local want=$1 port
+	shift
+	for port in "$want" $(seq 55450 55459); do
+		if pgcluster_start "$port" "$@" 2>"$E2E_WORK/pgcluster.err"; then
+			CONN="$PGCLUSTER_CONNSTR"
+			"$PGBIN/createdb" -h 127.0.0.1 -p "$PGCLUSTER_PORT" -U postgres replay
+			return 0
+		fi
+	done
+	cat "$E2E_WORK/pgcluster.err" >&2
+	fail "could not start a cluster on any port of 55450-55459"
 }
 
 # psql on the source database, or on DB with e2e_psql_db DB ...
