@@ -186,7 +186,15 @@ ParseOutcome ParseOptions(int argc, char** argv, Options* o, std::string* error)
                  "seconds between status updates to the source (default 10)");
   app.add_option("--target", o->targets,
                  "target URI (repeatable): file:PATH.sql, file:PATH.jsonl, "
-                 "file:PATH?format=sql|jsonl");
+                 "file:PATH?format=sql|jsonl, "
+                 "postgresql://HOST/DB?source=NAME&node=NAME (a peer master)");
+  std::string source_node, node;
+  app.add_option("--source-node", source_node,
+                 "for postgresql:// targets without source=: the name of the "
+                 "node the changes come from");
+  app.add_option("--node", node,
+                 "for postgresql:// targets without node=: the target's node "
+                 "name");
   app.add_option("--spill-dir", o->spill_dir,
                  "directory for spilled large transactions (default $TMPDIR)");
   app.add_option("--txn-memory-mb", o->txn_memory_mb,
@@ -238,6 +246,25 @@ ParseOutcome ParseOptions(int argc, char** argv, Options* o, std::string* error)
       return ParseOutcome::kExitError;
     }
     o->plugin_options.push_back(nv);
+  }
+
+  // --source-node / --node fill in what postgresql:// targets leave out.
+  for (std::string& t : o->targets) {
+    if (t.rfind("postgresql:", 0) != 0 && t.rfind("postgres://", 0) != 0) {
+      continue;
+    }
+    bool uri = t.find("://") != std::string::npos;
+    const std::pair<std::string, std::string> given[] = {
+        {"source", source_node}, {"node", node}};
+    for (const auto& [name, value] : given) {
+      if (value.empty()) continue;
+      bool has = t.find((uri ? "?" : " ") + name + "=") != std::string::npos ||
+                 t.find("&" + name + "=") != std::string::npos ||
+                 t.find(":" + name + "=") != std::string::npos;
+      if (has) continue;
+      t += uri ? (t.find('?') == std::string::npos ? "?" : "&") : " ";
+      t += name + "=" + value;
+    }
   }
 
   if (o->slot.empty()) {

@@ -10,7 +10,9 @@
 #    are checked per policy.  Then policy "error": the link stops before the
 #    transaction with a message naming the way to skip it, b is unchanged and
 #    the slot stays behind; after the advised pg_replication_origin_advance
-#    the link starts again and goes on with the next transaction.
+#    the link starts again and goes on with the next transaction.  Last, a
+#    conninfo-spelled target with the node names given by --source-node and
+#    --node.
 #
 #    usage: e2e_peer_policies.sh PATH_TO_WALAPPLY
 
@@ -104,4 +106,15 @@ done
 [ "$(peer_psql b -c "SELECT string_agg(id || '=' || v, ' ' ORDER BY id) FROM t_error")" = "1=b 2=init 4=init 100=mark 101=after" ] ||
 	fail "t_error on b after the skip: $(peer_psql b -c "SELECT string_agg(id || '=' || v, ' ' ORDER BY id) FROM t_error")"
 peer_unlink a b
+
+# The conninfo spelling of a target, with the node names from the flags.
+peer_psql a -c "INSERT INTO t_error VALUES (102, 'flags')"
+END=$(peer_psql a -c "SELECT pg_current_wal_lsn()")
+"$WALAPPLY" -d "$(peer_conn a)" -S to_b --start -v -E "$END" -o origin=none \
+	--source-node a --node b \
+	--target "postgresql:host=127.0.0.1 port=${PEER_PORT[b]} user=postgres dbname=postgres" \
+	2>"$PEER_WORK/flags.log" || fail "walapply with --source-node/--node failed: $(tail -n 2 "$PEER_WORK/flags.log")"
+grep -q 'link a->b with origin wal2proto_a' "$PEER_WORK/flags.log" || fail "the flags did not name the link"
+[ "$(peer_psql b -c "SELECT v FROM t_error WHERE id = 102")" = flags ] || fail "the conninfo target did not apply"
+echo "e2e: conninfo target with --source-node/--node"
 echo "e2e_peer_policies: OK"
