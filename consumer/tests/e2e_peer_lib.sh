@@ -54,13 +54,22 @@ fail()
 	exit 1
 }
 
-# peer_start NAME PORT
+# peer_start NAME PORT: a cluster on PORT, or on PORT + 10 when PORT is taken
+# (a concurrent run of the same test).
 peer_start()
 {
-	local name=$1 port=$2
-	pgcluster_start "$port" || fail "could not start node $name"
-	PEER_PORT[$name]=$port
-	PEER_DIR[$name]=$PGCLUSTER_DIR
+	local name=$1 port=$2 p
+	for p in "$port" $((port + 10)); do
+		if "$PGBIN/pg_isready" -q -h 127.0.0.1 -p "$p" -t 1 >/dev/null 2>&1; then
+			continue
+		fi
+		if pgcluster_start "$p"; then
+			PEER_PORT[$name]=$p
+			PEER_DIR[$name]=$PGCLUSTER_DIR
+			return 0
+		fi
+	done
+	fail "could not start node $name on port $port or $((port + 10))"
 }
 
 peer_conn()
