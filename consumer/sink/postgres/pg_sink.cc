@@ -153,6 +153,17 @@ Status PgSink::Connect() {
       "SET extra_float_digits = 3; SET search_path = pg_catalog; "
       "SET application_name = {}",
       Literal("walapply " + config_.source_node + "->" + config_.local_node))));
+  {
+    // Conflict detection reads every local row's commit time and origin.
+    PgResult res;
+    WALAPPLY_RETURN_IF_ERROR(conn_.Exec("SHOW track_commit_timestamp", &res));
+    if (std::string(PQgetvalue(res.get(), 0, 0)) != "on") {
+      return Status::Fatal(fmt::format(
+          "target {}: track_commit_timestamp is off; peers need it on to "
+          "detect conflicts (set it in postgresql.conf and restart the server)",
+          name_));
+    }
+  }
   WALAPPLY_RETURN_IF_ERROR(Setup());
 
   // The replication origin: created when missing, then bound to this
@@ -1236,8 +1247,14 @@ Status PgSink::FlushBatch(const TxnCtx& t) {
         "UPDATE {} t SET {} FROM (VALUES {}) v({}) WHERE {} AND {}",
         rs.qualified, set, rows, vnames, cond, SameOriginCond(origin_id_));
   }
+  // Only full batches are prepared: the sizes of the others vary with the
+  // transactions, and each prepared size would hold a plan on the server.
   PgResult res;
-  WALAPPLY_RETURN_IF_ERROR(conn_.ExecPrepared(sql, params, &res));
+  if (changes.size() == kMaxBatchRows) {
+    WALAPPLY_RETURN_IF_ERROR(conn_.ExecPrepared(sql, params, &res));
+  } else {
+    WALAPPLY_RETURN_IF_ERROR(conn_.ExecParams(sql, params, &res));
+  }
   const char* n = PQcmdTuples(res.get());
   if (n && std::strtoul(n, nullptr, 10) == changes.size()) return Status::Ok();
   // Something met a conflict (or a row twice): one at a time, in order.
