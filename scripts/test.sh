@@ -39,6 +39,9 @@ step "configure and build the C++ code in $build_dir"
 cmake -S "$repo" -B "$build_dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo
 cmake --build "$build_dir" -j"$jobs"
 
+step "the README's main job (two masters both ways, plus a text target)"
+BUILD_DIR=$build_dir scripts/two-masters.sh --no-build
+
 step "ctest"
 cd "$build_dir"
 exec ctest --output-on-failure
