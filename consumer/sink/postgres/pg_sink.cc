@@ -17,7 +17,6 @@
 
 #include "sink/file/value_text.h"
 #include "sink/postgres/change_access.h"
-#include "sink/postgres/schema_sql.h"
 
 namespace walapply::sink::postgres {
 
@@ -218,15 +217,21 @@ Status PgSink::Setup() {
   WALAPPLY_RETURN_IF_ERROR(conn_.Exec(
       "BEGIN; SELECT pg_advisory_xact_lock(hashtext('wal2proto setup')); "
       "CREATE EXTENSION IF NOT EXISTS wal2proto"));
-  for (int i = 0; i < kSchemaObjectCount; i++) {
-    const SchemaObject& obj = kSchemaObjects[i];
+  // The conflict log, the tombstones and their trigger come with the
+  // extension; an older installation of it lacks them and must be updated.
+  {
     PgResult res;
-    Status st =
-        conn_.ExecParams(obj.is_function ? "SELECT to_regprocedure($1) IS NULL"
-                                         : "SELECT to_regclass($1) IS NULL",
-                         {std::string(obj.regclass_or_proc)}, &res);
-    if (st.ok() && PQgetvalue(res.get(), 0, 0)[0] == 't')
-      st = conn_.Exec(obj.create_sql);
+    Status st = conn_.Exec(
+        "SELECT to_regclass('wal2proto.conflicts') IS NOT NULL AND "
+        "to_regclass('wal2proto.tombstones') IS NOT NULL AND "
+        "to_regprocedure('wal2proto.track_deletes(regclass)') IS NOT NULL",
+        &res);
+    if (st.ok() && PQgetvalue(res.get(), 0, 0)[0] != 't') {
+      st = Status::Fatal(
+          "extension wal2proto on the target lacks wal2proto.conflicts, "
+          "wal2proto.tombstones or wal2proto.track_deletes(regclass): install the "
+          "current wal2proto (make install) and re-create the extension");
+    }
     if (!st.ok()) {
       conn_.Exec("ROLLBACK").IgnoreError();  // the error is what matters
       return st;
