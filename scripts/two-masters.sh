@@ -129,7 +129,7 @@ link()
 	for t in "$@"; do
 		targets+=(--target "$t")
 	done
-	"$bin" -d "$(conn "$src")" -S "to_$dst" --start -s 1 -o origin=none \
+	"$bin" -d "$(conn "$src")" -S "to_$dst" --start -s 1 -v -o origin=none \
 		"${targets[@]}" 2>"$work/link-$src-$dst.log" &
 	link_pid[$src-$dst]=$!
 	echo "link $src -> $dst: walapply pid ${link_pid[$src-$dst]} (log $work/link-$src-$dst.log)"
@@ -200,6 +200,11 @@ converge()
 	done
 	echo "node a:" && digest a
 	echo "node b:" && digest b
+	node_psql a -c "SELECT * FROM accounts ORDER BY id" >"$work/accounts.a"
+	node_psql b -c "SELECT * FROM accounts ORDER BY id" >"$work/accounts.b"
+	diff "$work/accounts.a" "$work/accounts.b" || true
+	node_psql a -c "SELECT * FROM wal2proto.conflicts ORDER BY id" >"$work/conflicts.a"
+	node_psql b -c "SELECT * FROM wal2proto.conflicts ORDER BY id" >"$work/conflicts.b"
 	echo "two-masters.sh: the nodes did not converge within 60 s" >&2
 	return 1
 }

@@ -27,13 +27,18 @@ using model::Lsn;
 
 // The local version of a row, read with the row: where it is, what it
 // holds, when and by which origin it was committed, and whether it was
-// written by the current transaction.
+// written by the current transaction.  The commit time and origin are
+// computed in the target list, from the row itself: when SELECT ... FOR
+// UPDATE waits for a concurrent writer, PostgreSQL re-evaluates the target
+// list on the newer row version, whereas a joined function result would
+// keep the old version's commit time (and a stale time picks the wrong
+// winner, so the nodes diverge).
 const char kLocalColumns[] =
     "t.tableoid::oid::text, t.ctid::text, to_jsonb(t)::text, "
-    "(extract(epoch FROM c.timestamp) * 1000000)::int8, c.roident, "
+    "(extract(epoch FROM (pg_xact_commit_timestamp_origin(t.xmin)).timestamp)"
+    " * 1000000)::int8, (pg_xact_commit_timestamp_origin(t.xmin)).roident, "
     "coalesce(t.xmin = xid(pg_current_xact_id_if_assigned()), false)";
-const char kCommitTsJoin[] =
-    " t LEFT JOIN LATERAL pg_xact_commit_timestamp_origin(t.xmin) c ON true";
+const char kRowAlias[] = " t";
 
 bool IsMarker(const pb::Value& v, pb::Marker m) {
   return v.kind_case() == pb::Value::kMarker && v.marker() == m;
@@ -576,7 +581,7 @@ Status PgSink::FindRow(const RelState& rs, const std::vector<int>& cols,
   PgResult res;
   WALAPPLY_RETURN_IF_ERROR(conn_.ExecPrepared(
       fmt::format("SELECT {} FROM {}{} WHERE {} LIMIT 1 FOR UPDATE OF t",
-                  kLocalColumns, rs.qualified, kCommitTsJoin, cond),
+                  kLocalColumns, rs.qualified, kRowAlias, cond),
       params, &res));
   if (PQntuples(res.get()) == 0) return Status::Ok();
   ReadLocal(res.get(), 0, 0, out);
@@ -617,7 +622,7 @@ Status PgSink::FindTombstone(const RelState& rs, const model::Tuple& key_row,
       fmt::format(
           "SELECT {} FROM wal2proto.tombstones{} WHERE t.relid = {} AND "
           "t.key = {} FOR UPDATE OF t",
-          kLocalColumns, kCommitTsJoin, rs.local_oid, key),
+          kLocalColumns, kRowAlias, rs.local_oid, key),
       params, &res));
   if (PQntuples(res.get()) == 0) return Status::Ok();
   ReadLocal(res.get(), 0, 0, out);
