@@ -50,30 +50,37 @@ CREATE TABLE wal2proto.conflicts (
 COMMENT ON TABLE wal2proto.conflicts IS
 'conflicts resolved by walapply while applying changes from peer masters';
 
--- Tombstones of deleted rows: (table, key as jsonb {column: value}).  The
--- row's xmin is the deleting transaction, so pg_xact_commit_timestamp_origin
--- gives the delete's commit time and origin; an older update or insert
--- arriving later from a peer does not bring the row back.
+-- Tombstones of deleted rows: (table, key).  The key is the text of a row
+-- of the key columns, ROW(k1, k2, ...)::text, printed under fixed settings
+-- (UTC, ISO dates, extra_float_digits 3, hex bytea), so that walapply
+-- builds the same text from a change's key.  The row's xmin is the deleting
+-- transaction, so pg_xact_commit_timestamp_origin gives the delete's commit
+-- time and origin; an older update or insert arriving later from a peer
+-- does not bring the row back.  A key deleted again gets another tombstone
+-- (plain inserts, no upsert, keep deletes cheap): the newest one counts.
 CREATE TABLE wal2proto.tombstones (
     relid oid NOT NULL,
-    key jsonb NOT NULL,
-    deleted_at timestamptz NOT NULL DEFAULT now(),
-    PRIMARY KEY (relid, key)
+    key text COLLATE "C" NOT NULL,
+    deleted_at timestamptz NOT NULL DEFAULT now()
 );
+CREATE INDEX tombstones_key ON wal2proto.tombstones (relid, key);
 
 CREATE FUNCTION wal2proto.record_tombstones()
 RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog
 SET timezone = 'UTC'
+SET datestyle = 'ISO'
+SET intervalstyle = 'postgres'
+SET extra_float_digits = 3
+SET bytea_output = 'hex'
 AS $fn$
 BEGIN
     -- One statement per DELETE statement; TG_ARGV names the key columns.
-    EXECUTE format('INSERT INTO wal2proto.tombstones AS t (relid, key) '
-                   'SELECT %s, jsonb_build_object(%s) FROM wal2proto_deleted '
-                   'ON CONFLICT (relid, key) DO UPDATE SET deleted_at = now()',
+    EXECUTE format('INSERT INTO wal2proto.tombstones (relid, key) '
+                   'SELECT %s, ROW(%s)::text FROM wal2proto_deleted',
                    TG_RELID,
-                   (SELECT string_agg(format('%L, %I', a, a), ', ') FROM unnest(TG_ARGV) AS a));
+                   (SELECT string_agg(format('%I', a), ', ') FROM unnest(TG_ARGV) AS a));
     RETURN NULL;
 END
 $fn$;
@@ -92,12 +99,12 @@ BEGIN
                WHERE tgrelid = rel AND tgname = 'wal2proto_tombstone') THEN
         RETURN true;
     END IF;
-    SELECT string_agg(quote_literal(a.attname), ', ' ORDER BY a.attnum) INTO cols
+    SELECT string_agg(quote_literal(a.attname), ', ' ORDER BY a.attname) INTO cols
       FROM pg_index i JOIN pg_attribute a
         ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey)
      WHERE i.indrelid = rel AND i.indisprimary;
     IF cols IS NULL THEN
-        SELECT string_agg(quote_literal(a.attname), ', ' ORDER BY a.attnum) INTO cols
+        SELECT string_agg(quote_literal(a.attname), ', ' ORDER BY a.attname) INTO cols
           FROM pg_index i JOIN pg_attribute a
             ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey)
          WHERE i.indrelid = rel AND i.indisreplident;

@@ -8,6 +8,8 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 namespace walapply::sink::postgres {
 
 namespace {
@@ -115,6 +117,26 @@ Status PgConn::ExecPrepared(const std::string& sql, const Params& params,
                               static_cast<int>(values.size()), values.data(),
                               nullptr, nullptr, 0),
                sql.substr(0, 60), out);
+}
+
+Status PgConn::CopyIn(const std::string& sql, const std::string& data) {
+  if (!conn_) return Status::Retry("target: not connected");
+  PgResult start(PQexec(conn_.get(), sql.c_str()));
+  if (!start || PQresultStatus(start.get()) != PGRES_COPY_IN)
+    return Check(start.release(), sql.substr(0, 60), nullptr);
+  // The data goes in pieces of 1 MB: a failed COPY then stops early.
+  constexpr size_t kPiece = 1 << 20;
+  bool sent = true;
+  for (size_t at = 0; at < data.size() && sent; at += kPiece) {
+    size_t n = std::min(kPiece, data.size() - at);
+    sent = PQputCopyData(conn_.get(), data.data() + at,
+                         static_cast<int>(n)) == 1;
+  }
+  if (sent) PQputCopyEnd(conn_.get(), nullptr);
+  // The command's result, then the end of results.
+  Status st = Check(PQgetResult(conn_.get()), sql.substr(0, 60), nullptr);
+  while (PGresult* rest = PQgetResult(conn_.get())) PQclear(rest);
+  return st;
 }
 
 }  // namespace walapply::sink::postgres

@@ -55,6 +55,10 @@ class PgConn {
   Status ExecPrepared(const std::string& sql, const Params& params,
                       PgResult* out = nullptr);
 
+  // Runs COPY ... FROM STDIN and sends `data`, in COPY's format, as its
+  // input; the result is the command's.
+  Status CopyIn(const std::string& sql, const std::string& data);
+
   const std::string& last_sqlstate() const { return last_sqlstate_; }
   PGconn* get() { return conn_.get(); }
 

@@ -29,11 +29,18 @@
 //
 // Tombstones: an AFTER DELETE statement trigger with a transition table
 // (enabled ALWAYS, so it also fires in the apply session, which runs with
-// session_replication_role = replica) upserts (relation, key) into
+// session_replication_role = replica) inserts (relation, key) into
 // wal2proto.tombstones, one statement per DELETE; the tombstone row's xmin
 // is the deleting transaction, so its commit time and origin are the
-// delete's.  Keys are jsonb objects {column: value}, built the same way by
-// the trigger and by the sink (jsonb_build_object, in time zone UTC).
+// delete's, and of several tombstones of one key the newest counts.  Keys
+// are the text of ROW(key columns in name order), built the same way by the
+// trigger and by the sink, under the same fixed settings.
+//
+// Runs of inserts go with COPY (binary when every column allows) when the
+// relation has no tombstone for their keys; COPY cannot skip a row, so a
+// unique violation rolls the transaction back and it is applied again
+// without COPY, which detects and resolves the conflict.  Runs of updates
+// and deletes are one statement over unnest() of one array per column.
 //
 // Changes to relations of schema wal2proto are never applied: those are the
 // node's own bookkeeping.
@@ -59,6 +66,8 @@ struct PgSinkStats {
   uint64_t transactions = 0;
   uint64_t changes = 0;
   uint64_t slow_path = 0;
+  uint64_t copied = 0;      // inserts sent with COPY
+  uint64_t copy_retries = 0;  // transactions applied again without COPY
   uint64_t conflicts = 0;  // in committed transactions
 };
 
@@ -101,6 +110,9 @@ class PgSink : public Sink {
     Policy policy = Policy::kLastUpdateWins;
     std::vector<bool> delta;  // counter columns (delta.SCHEMA.TABLE)
     bool has_delta = false;
+    // Per column: the type oid to write in COPY's binary format (the
+    // target column has that built-in type), or 0.
+    std::vector<uint32_t> binary_oid;
   };
 
   // The local version of a row: a live row or a tombstone.
@@ -135,6 +147,12 @@ class PgSink : public Sink {
   bool Batchable(const RelState& rs, const model::Change& c,
                  std::string* signature) const;
   Status FlushBatch(const TxnCtx& t);
+  // Sends a run of inserts with COPY when no tombstone of the relation can
+  // meet them; *done is false when the caller must insert them otherwise.
+  // A unique violation aborts the transaction: it is then applied again
+  // without COPY, where each conflict is detected and resolved.
+  Status CopyInserts(const RelState& rs, const std::string& signature,
+                     const std::vector<model::Change>& changes, bool* done);
   Status ApplyRow(const TxnCtx& t, const RelState& rs, const model::Change& c);
   Status Setup();
   Status ApplyOnce(const txn::Transaction& txn);
@@ -197,6 +215,9 @@ class PgSink : public Sink {
   model::Lsn durable_end_;
   bool unflushed_ = false;
   bool replay_needed_ = false;  // see Connect()
+  bool copy_failed_ = false;    // the last COPY met a unique violation
+  bool copy_off_ = false;       // the transaction is applied without COPY
+  bool binary_off_ = false;     // the target refused binary COPY data
   Batch batch_;
   std::map<const model::Relation*, RelState> relations_;
   std::unordered_map<uint32_t, std::string> origin_nodes_;  // roident -> node
