@@ -5,13 +5,55 @@
 
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <iostream>
+#include <string>
 
+#include "app/mesh.h"
 #include "app/options.h"
 #include "app/runner.h"
 
+namespace {
+
+void SetUpLogging(int verbose) {
+  auto logger = spdlog::stderr_logger_st("walapply");
+  spdlog::set_default_logger(logger);
+  spdlog::set_pattern("%Y-%m-%d %H:%M:%S.%e walapply[%P] %l: %v");
+  spdlog::set_level(verbose >= 2   ? spdlog::level::debug
+                    : verbose == 1 ? spdlog::level::info
+                                   : spdlog::level::warn);
+}
+
+// This executable, for `run` to start one per link.
+std::string SelfPath(const char* argv0) {
+  char buf[4096];
+  ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
+  if (n > 0) return std::string(buf, static_cast<size_t>(n));
+  return argv0;
+}
+
+// `walapply init|run -c topology.yaml ...`
+int MeshMain(int argc, char** argv) {
+  walapply::app::MeshCommand command;
+  std::string error;
+  switch (walapply::app::ParseMeshCommand(argc, argv, &command, &error)) {
+    case walapply::app::ParseOutcome::kExitOk:
+      return 0;
+    case walapply::app::ParseOutcome::kExitError:
+      std::cerr << "walapply: " << error << "\n";
+      return 2;
+    case walapply::app::ParseOutcome::kRun:
+      break;
+  }
+  SetUpLogging(command.verbose);
+  return walapply::app::RunMeshCommand(command, SelfPath(argv[0]));
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
+  if (walapply::app::IsMeshCommand(argc, argv)) return MeshMain(argc, argv);
   walapply::app::Options options;
   std::string error;
   switch (walapply::app::ParseOptions(argc, argv, &options, &error)) {
@@ -23,12 +65,7 @@ int main(int argc, char** argv) {
     case walapply::app::ParseOutcome::kRun:
       break;
   }
-  auto logger = spdlog::stderr_logger_st("walapply");
-  spdlog::set_default_logger(logger);
-  spdlog::set_pattern("%Y-%m-%d %H:%M:%S.%e walapply[%P] %l: %v");
-  spdlog::set_level(options.verbose >= 2   ? spdlog::level::debug
-                    : options.verbose == 1 ? spdlog::level::info
-                                           : spdlog::level::warn);
+  SetUpLogging(options.verbose);
   walapply::app::InstallSignalHandlers();
   return walapply::app::Run(options);
 }

@@ -153,6 +153,10 @@ ParseOutcome ParseOptions(int argc, char** argv, Options* o, std::string* error)
       "walapply"};
   app.set_version_flag("-V,--version", kVersion);
   app.get_formatter()->column_width(34);
+  app.footer(
+      "Many masters from a topology file: walapply init -c TOPOLOGY.yaml, "
+      "then walapply run -c TOPOLOGY.yaml --node NAME | --all (see walapply "
+      "run --help).");
 
   std::string config, startpos, endpos, fsync_s, status_s;
   std::vector<std::string> opts;
