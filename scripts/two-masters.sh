@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # two-masters.sh
 #    The main job on a local default: two PostgreSQL masters, "a" and "b",
-#    both writable, replicating both ways through walapply, plus a text
-#    target (the SQL file of everything a committed).  A small concurrent
-#    workload makes conflicts on purpose; once it is quiet the script shows
-#    the conflict log and checks that the two nodes hold the same rows.
+#    both writable, replicating both ways through walapply: a topology file
+#    names them, `walapply init` prepares both nodes and `walapply run
+#    --all` runs the two links.  A text target (the SQL file of everything a
+#    committed) runs beside them as a single-link walapply.  A small
+#    concurrent workload makes conflicts on purpose; once it is quiet the
+#    script shows the conflict log and checks that the two nodes hold the
+#    same rows.
 #
 #    Usage: sudo scripts/two-masters.sh [--keep] [--port PORT] [--no-build]
 #
@@ -34,7 +37,7 @@ while [ $# -gt 0 ]; do
 			shift
 			;;
 		-h | --help)
-			sed -n '2,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+			sed -n '2,20p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 			exit 0
 			;;
 		*)
@@ -109,30 +112,48 @@ start_node()
 	node_port[$name]=$p
 	node_dir[$name]=$PGCLUSTER_DIR
 	node_psql "$name" <<'SQL'
-CREATE EXTENSION wal2proto;
 CREATE TABLE accounts (id int PRIMARY KEY, owner text NOT NULL, balance numeric(12,2) NOT NULL);
 CREATE TABLE events (id bigint PRIMARY KEY, node text NOT NULL, what text NOT NULL);
 SQL
 	echo "node $name: $(conn "$name")"
 }
 
-# link SRC DST [extra targets...]: walapply streams SRC's slot into DST.
-# origin=none: what DST receives from SRC is never sent on by DST.
-link()
+# The topology: both nodes, every table of schema public.
+write_topology()
 {
-	local src=$1 dst=$2
-	shift 2
-	local bin=$build_dir/consumer/walapply targets=()
-	local t
-	"$bin" -d "$(conn "$src")" -S "to_$dst" --create-slot --if-not-exists
-	targets=(--target "postgresql://127.0.0.1:${node_port[$dst]}/postgres?user=postgres&source=$src&node=$dst")
-	for t in "$@"; do
-		targets+=(--target "$t")
-	done
-	"$bin" -d "$(conn "$src")" -S "to_$dst" --start -s 1 -v -o origin=none \
-		"${targets[@]}" 2>"$work/link-$src-$dst.log" &
-	link_pid[$src-$dst]=$!
-	echo "link $src -> $dst: walapply pid ${link_pid[$src-$dst]} (log $work/link-$src-$dst.log)"
+	cat >"$work/topology.yaml" <<EOF
+nodes:
+  a: "$(conn a)"
+  b: "$(conn b)"
+resolution: last_update_wins
+tables:
+  include: [public.*]
+EOF
+	cat "$work/topology.yaml"
+}
+
+# Every link of the topology (a -> b and b -> a, each read with
+# origin=none: what a node receives from its peer is never sent back).
+run_mesh()
+{
+	local bin=$build_dir/consumer/walapply
+	"$bin" init -c "$work/topology.yaml"
+	"$bin" run -c "$work/topology.yaml" --all -v 2>"$work/run.log" &
+	link_pid[mesh]=$!
+	echo "walapply run --all: pid ${link_pid[mesh]} (log $work/run.log)"
+}
+
+# The text target: a's own transactions (origin=none) as SQL, through a
+# single-link walapply on a slot of its own.
+run_text_target()
+{
+	local bin=$build_dir/consumer/walapply
+	"$bin" -d "$(conn a)" -S a_to_text --create-slot --if-not-exists
+	"$bin" -d "$(conn a)" -S a_to_text --start -v -o origin=none \
+		-o 'exclude-tables=wal2proto.*' --target "file:$work/a.sql" \
+		2>"$work/text.log" &
+	link_pid[text]=$!
+	echo "a -> file:$work/a.sql: walapply pid ${link_pid[text]} (log $work/text.log)"
 }
 
 workload()
@@ -225,7 +246,7 @@ report()
 	tail -n 8 "$work/a.sql"
 	say "the nodes agree"
 	if $keep; then
-		echo "still running: node a $(conn a), node b $(conn b); walapply pids ${link_pid[*]}"
+		echo "still running: node a $(conn a), node b $(conn b); walapply run pid ${link_pid[mesh]} (stop it with kill -TERM), text target pid ${link_pid[text]}"
 	fi
 }
 
@@ -237,9 +258,11 @@ main()
 	say "starting two masters"
 	start_node a "$port"
 	start_node b $((port + 1))
-	say "linking them both ways, and a -> text file"
-	link a b "file:$work/a.sql"
-	link b a
+	say "the topology ($work/topology.yaml)"
+	write_topology
+	say "walapply init: settings checked, extension, origins and slots installed"
+	run_mesh
+	run_text_target
 	workload
 	converge
 	report
