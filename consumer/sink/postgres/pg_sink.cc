@@ -35,7 +35,7 @@ using model::Lsn;
 // keep the old version's commit time (and a stale time picks the wrong
 // winner, so the nodes diverge).
 const char kLocalColumns[] =
-    "t.tableoid::oid::text, t.ctid::text, to_jsonb(t)::text, "
+    "t.tableoid::oid::text, t.ctid::text, to_jsonb(t.*)::text, "
     "(extract(epoch FROM (pg_xact_commit_timestamp_origin(t.xmin)).timestamp)"
     " * 1000000)::int8, (pg_xact_commit_timestamp_origin(t.xmin)).roident, "
     "coalesce(t.xmin = xid(pg_current_xact_id_if_assigned()), false)";

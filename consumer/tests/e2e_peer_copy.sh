@@ -1,0 +1,153 @@
+#!/usr/bin/env bash
+# e2e_peer_copy.sh
+#    The bulk paths of the postgresql:// peer target, end to end: runs of
+#    inserts sent with COPY (binary for a table whose every column has a
+#    binary form, text for one with enums, domains, arrays, geometric and
+#    other types, a keyless table with duplicate rows), runs of updates and
+#    deletes over unnest() (and over VALUES where a column is an array).
+#    Every value family with its extremes must arrive exactly (table
+#    digests).  Then the conflicts COPY cannot see by itself: a run meeting
+#    a row written locally (unique violation: the transaction is applied
+#    again without COPY and the conflict resolved and logged), and a run
+#    meeting a tombstone (the run takes the INSERT path: insert_deleted).
+#
+#    usage: e2e_peer_copy.sh PATH_TO_WALAPPLY
+
+source "$(dirname "$0")/e2e_lib.sh"
+
+e2e_start 55456 "track_commit_timestamp = on"
+
+SCHEMA="$E2E_WORK/schema.sql"
+{
+	cat "$E2E_HERE/e2e_schema.sql"
+	cat <<'SQL'
+CREATE TABLE bin_vals (
+  id int PRIMARY KEY, i2 int2, i4 int4, i8 int8, o oid, f4 float4, f8 float8,
+  n numeric, n2 numeric(14,4), b bool, t text, vc varchar(20), c char(5),
+  nm name, "by" bytea, d date, tm time, ttz timetz, ts timestamp,
+  tstz timestamptz, iv interval, u uuid, js json, jb jsonb);
+CREATE TABLE nums (id int PRIMARY KEY, n numeric);
+CREATE TABLE keyless (a int, v text);
+ALTER TABLE keyless REPLICA IDENTITY FULL;
+SQL
+} >"$SCHEMA"
+e2e_psql -f "$SCHEMA"
+e2e_psql_db replay -f "$SCHEMA"
+
+TARGET="postgresql://127.0.0.1:$PGCLUSTER_PORT/replay?user=postgres&source=src&node=dst"
+"$WALAPPLY" -d "$CONN" -S copy --create-slot
+start_walapply()
+{
+	"$WALAPPLY" -d "$CONN" -S copy --start -o origin=none -v --target "$TARGET" \
+		2>>"$E2E_WORK/walapply.log" &
+	WPID=$!
+	E2E_PIDS+=("$WPID")
+}
+stop_walapply()
+{
+	kill -TERM "$WPID"
+	local rc=0
+	wait "$WPID" || rc=$?
+	[ $rc -eq 0 ] || { cat "$E2E_WORK/walapply.log" >&2; fail "walapply exited with $rc"; }
+}
+# wait_applied: until the target holds everything committed so far on the
+# source (a new row of table marker, committed last, has arrived).
+MARK=0
+wait_applied()
+{
+	MARK=$((MARK + 1))
+	e2e_psql -c "INSERT INTO marker VALUES ($MARK)"
+	for _ in $(seq 1 300); do
+		if [ "$(e2e_psql_db replay -c "SELECT count(*) FROM marker WHERE id = $MARK")" = 1 ]; then
+			return 0
+		fi
+		kill -0 "$WPID" 2>/dev/null || { cat "$E2E_WORK/walapply.log" >&2; fail "walapply exited early"; }
+		sleep 0.1
+	done
+	cat "$E2E_WORK/walapply.log" >&2
+	fail "the target did not receive marker $MARK"
+}
+start_walapply
+
+# The four rows of every value family (with their extremes) of the replay
+# test, four times over, in one transaction: one run of 16 inserts per table.
+sed -n '/^INSERT INTO vals VALUES/,/);$/p' "$E2E_HERE/e2e_workload.sql" >"$E2E_WORK/vals.sql"
+e2e_psql <<SQL
+SET extra_float_digits = 3;
+BEGIN;
+-- (created first: its catalog changes would make the plugin send vals'
+-- Relation again, which ends a run)
+CREATE TEMP TABLE tv (LIKE vals);
+$(cat "$E2E_WORK/vals.sql")
+INSERT INTO tv SELECT * FROM vals;
+UPDATE tv SET id = id + 10; INSERT INTO vals SELECT * FROM tv;
+UPDATE tv SET id = id + 10; INSERT INTO vals SELECT * FROM tv;
+UPDATE tv SET id = id + 10; INSERT INTO vals SELECT * FROM tv;
+INSERT INTO bin_vals SELECT id, i2, i4, i8, o, f4, f8, n, n2, b, t, vc, c, nm,
+  "by", d, tm, ttz, ts, tstz, iv, u, js, jb FROM vals ORDER BY id;
+INSERT INTO nums SELECT g, v FROM unnest(ARRAY['0', '0.0000', '-0.5', '10000',
+  '0.0001', '-1e-20', '99999999999999999999.99999999', '1e100', '-1e-100',
+  'NaN', 'Infinity', '-Infinity', '123.450', '100000000.00010000',
+  '0.00000001', '-0', '12345678.12345678', '1000000000000', '0.1000',
+  '-9999.9999']::numeric[]) WITH ORDINALITY AS u(v, g);
+INSERT INTO keyless SELECT g % 3, 'v' || (g % 3) FROM generate_series(1, 12) g;
+COMMIT;
+SQL
+wait_applied
+e2e_compare replay
+
+# Runs of updates (unnest(); VALUES for vals, whose arrays unnest() would
+# flatten) and of deletes.
+e2e_psql <<'SQL'
+BEGIN;
+UPDATE bin_vals SET t = coalesce(t, '') || ' upd', n = n + 1, i8 = i8 / 2;
+UPDATE vals SET t = 'u2', ai = '{5,6}' WHERE id > 10;
+UPDATE keyless SET v = v || '!' WHERE a = 1;
+COMMIT;
+BEGIN;
+DELETE FROM bin_vals WHERE id > 20;
+DELETE FROM vals WHERE id > 30;
+DELETE FROM nums WHERE id > 10;
+DELETE FROM keyless WHERE a = 2;
+COMMIT;
+SQL
+wait_applied
+e2e_compare replay
+[ "$(e2e_psql_db replay -c "SELECT count(*) FROM wal2proto.conflicts")" = 0 ] ||
+	fail "conflicts logged without any conflict"
+
+# A run meeting a row written on the target: COPY fails on the unique key,
+# the transaction is applied again without COPY, the remote insert (later)
+# wins and the conflict is logged.
+e2e_psql_db replay -c "INSERT INTO bin_vals (id, t) VALUES (100, 'local')"
+e2e_psql -c "INSERT INTO bin_vals (id, t) SELECT g, 'remote ' || g FROM generate_series(100, 109) g"
+wait_applied
+e2e_compare replay
+[ "$(e2e_psql_db replay -c "SELECT conflict_type || ' ' || resolution || ' ' || (local_row->>'t') || ' ' || (remote_row->>'t') FROM wal2proto.conflicts")" = \
+	"insert_exists apply_remote local remote 100" ] ||
+	fail "the insert_exists conflict of the COPY run is not logged as expected: $(e2e_psql_db replay -c "SELECT * FROM wal2proto.conflicts")"
+
+# A run meeting a tombstone: the source inserts 200..209, then (before the
+# link applies it) the target inserts and deletes 200 itself.  The delete is
+# newer, so the remote insert of 200 loses (insert_deleted) and only
+# 201..209 arrive.
+stop_walapply
+e2e_psql -c "INSERT INTO bin_vals (id, t) SELECT g, 'remote ' || g FROM generate_series(200, 209) g"
+e2e_psql_db replay -c "INSERT INTO bin_vals (id, t) VALUES (200, 'local')"
+e2e_psql_db replay -c "DELETE FROM bin_vals WHERE id = 200"
+start_walapply
+wait_applied
+[ "$(e2e_psql_db replay -c "SELECT string_agg(id::text, ',' ORDER BY id) FROM bin_vals WHERE id >= 200")" = \
+	"201,202,203,204,205,206,207,208,209" ] ||
+	fail "rows 200..209 on the target: $(e2e_psql_db replay -c "SELECT string_agg(id::text, ',' ORDER BY id) FROM bin_vals WHERE id >= 200")"
+[ "$(e2e_psql_db replay -c "SELECT conflict_type || ' ' || resolution FROM wal2proto.conflicts WHERE id > 1 ORDER BY id")" = \
+	"insert_deleted keep_local" ] ||
+	fail "the insert_deleted conflict is not logged as expected: $(e2e_psql_db replay -c "SELECT * FROM wal2proto.conflicts")"
+stop_walapply
+
+# Every insert run above went with COPY but the one meeting the tombstone,
+# and exactly one transaction was applied again without COPY.
+[ "$(grep -o "([0-9]* inserts by COPY, [0-9]* transactions applied again without COPY)" "$E2E_WORK/walapply.log" | tr '\n' ' ')" = \
+	"(64 inserts by COPY, 1 transactions applied again without COPY) (0 inserts by COPY, 0 transactions applied again without COPY) " ] ||
+	{ grep "inserts by COPY" "$E2E_WORK/walapply.log" >&2; fail "unexpected COPY counts"; }
+echo "e2e_peer_copy: OK"
