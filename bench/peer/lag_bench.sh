@@ -11,9 +11,10 @@
 #    one row per transaction into lag_t on a fixed schedule: RATE
 #    transactions per second for WARMUP + DURATION seconds.
 #
-#    MODE=concurrent (the default): every method replicates at the same time
-#    from the one load, so all see the same commits under the same machine
-#    load; they also share the CPU (on 2 cores the three apply paths, their
+#    MODE=concurrent (the default, chosen because the methods are compared
+#    within one run): every method replicates at the same time from the one
+#    load, so all see the same commits under the same machine load; they
+#    also share the CPU (on 2 cores the three apply paths, their
 #    walsenders and the load compete).  MODE=sequential: each method in turn
 #    gets its own slot created just before its own load (same rate and
 #    length) and is stopped before the next one starts, so no method's work
@@ -34,7 +35,11 @@
 #    count are reported per method, and every row must have arrived exactly
 #    once (the target's lag_t equals the source's row for row).
 #
-#    Prints a Markdown table and appends it to bench/peer/lag-results-DATE.md.
+#    Prints a Markdown table and appends it to bench/peer/lag-results-DATE.md;
+#    exits 1 after the report when a method was not measured (its cluster
+#    logs are then kept).  walapply is copied before the run, so a rebuild
+#    meanwhile does not change what is measured; the report names its
+#    checksum, build time and the repository's commit.
 #
 #    usage: bench/peer/lag_bench.sh [WALAPPLY]
 #    Environment: RATE (500), WARMUP (5 s), DURATION (30 s), MODE
@@ -159,16 +164,35 @@ now()
 	date +%s.%N
 }
 
-# wait_for SECONDS COMMAND...: until COMMAND succeeds, polling every 0.1 s.
+# walapply_gone: walapply was started and has exited since.
+walapply_gone()
+{
+	[ -n "$WALAPPLY_PID" ] && ! kill -0 "$WALAPPLY_PID" 2>/dev/null
+}
+
+# wait_for SECONDS COMMAND METHOD...: until COMMAND succeeds, polling every
+# 0.1 s; fails after SECONDS, or at once when METHOD is walapply and its
+# process is gone (it would never deliver).
 wait_for()
 {
 	local limit=$1 _
 	shift
 	for _ in $(seq 1 $((limit * 10))); do
 		"$@" && return 0
+		if [ "${2:-}" = walapply ] && walapply_gone; then
+			return 1
+		fi
 		sleep 0.1
 	done
 	return 1
+}
+
+# why_missing M: why rows did not arrive at M, when a reason is known.
+why_missing()
+{
+	if [ "$1" = walapply ] && walapply_gone; then
+		echo "walapply exited: $(tail -n 1 "$WORK/walapply.log" | cut -c1-300)"
+	fi
 }
 
 # ---- schema -----------------------------------------------------------------
@@ -291,7 +315,7 @@ method_ready()
 {
 	case "$1" in
 		native) wait_for 30 slot_active native_slot ;;
-		walapply) wait_for 30 slot_active walapply_slot ;;
+		walapply) wait_for 30 slot_active walapply_slot && ! walapply_gone ;;
 		pglogical) wait_for 30 pgl_replicating ;;
 	esac
 }
@@ -333,15 +357,30 @@ all_rows()
 }
 
 # probe ID M...: one row through every method M before the load, so each
-# apply path has done its first-change work (relation set-up, caches).
+# apply path has done its first-change work (relation set-up, caches).  A
+# method that did not start streaming or does not deliver the probe is
+# marked failed in STATUS and left out of the rest of the run.
 probe()
 {
 	local id=$1 m
 	shift
 	q src -c "INSERT INTO lag_t (id, payload) VALUES ($id, 'probe')"
 	for m in "$@"; do
-		wait_for 30 has_row "$m" "$id" || { echo "$m: the probe row did not arrive" >&2; return 1; }
+		[ -z "${STATUS[$m]:-}" ] || continue
+		if ! wait_for 30 has_row "$m" "$id"; then
+			STATUS[$m]="the probe row did not arrive. $(why_missing "$m")"
+			echo "$m: ${STATUS[$m]}" >&2
+		fi
 	done
+}
+
+# ready M: method_ready, or M marked failed.
+ready()
+{
+	if ! method_ready "$1"; then
+		STATUS[$1]="did not start streaming. $(why_missing "$1")"
+		echo "$1: ${STATUS[$1]}" >&2
+	fi
 }
 
 # load FIRST: the steady load, ids FIRST .. FIRST + TOTAL - 1.
@@ -359,7 +398,7 @@ measure()
 	to=$((first + TOTAL - 1))
 	from=$((first + RATE * WARMUP))
 	if ! wait_for "$CATCHUP" all_rows "$m" "$first"; then
-		STATUS[$m]="rows missing $CATCHUP s after the load: $(q "$m" -c "SELECT count(*) FROM lag_t WHERE id BETWEEN $first AND $to") of $TOTAL"
+		STATUS[$m]="rows missing after the load: $(q "$m" -c "SELECT count(*) FROM lag_t WHERE id BETWEEN $first AND $to") of $TOTAL arrived. $(why_missing "$m")"
 		return 0
 	fi
 	a=$(q src -c "SELECT count(*), md5(string_agg(format('%s|%s|%s', id, payload, src_ts), ',' ORDER BY id))
@@ -433,7 +472,7 @@ if [ "$MODE" = concurrent ]; then
 		method_start "$m"
 	done
 	for m in "${LIST[@]}"; do
-		method_ready "$m" || { echo "$m did not start streaming" >&2; exit 1; }
+		ready "$m"
 	done
 	probe 0 "${LIST[@]}"
 	info=$(load 1)
@@ -442,7 +481,7 @@ if [ "$MODE" = concurrent ]; then
 		LOADINFO[$m]=$info
 	done
 	for m in "${LIST[@]}"; do
-		measure "$m"
+		[ -n "${STATUS[$m]:-}" ] || measure "$m"
 	done
 	for m in "${LIST[@]}"; do
 		method_stop "$m"
@@ -454,13 +493,15 @@ else
 		k=$((k + 1))
 		method_setup "$m"
 		method_start "$m"
-		method_ready "$m" || { echo "$m did not start streaming" >&2; exit 1; }
+		ready "$m"
 		probe "-$k" "$m"
-		FIRST[$m]=$first
-		LOADINFO[$m]=$(load "$first")
-		measure "$m"
+		if [ -z "${STATUS[$m]:-}" ]; then
+			FIRST[$m]=$first
+			LOADINFO[$m]=$(load "$first")
+			measure "$m"
+			first=$((first + TOTAL))
+		fi
 		method_stop "$m"
-		first=$((first + TOTAL))
 	done
 fi
 
@@ -540,3 +581,6 @@ if [ "$RESULTS" != - ]; then
 	cat "$WORK/report.md" >>"$RESULTS"
 	echo "appended to $RESULTS" >&2
 fi
+for m in "${LIST[@]}"; do
+	[ "${STATUS[$m]:-}" = ok ] || { echo "lag_bench: $m was not measured" >&2; exit 1; }
+done
