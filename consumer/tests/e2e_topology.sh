@@ -15,7 +15,8 @@
 #          supervisor) -> identical digests, every event and counter
 #          increment once; SIGTERM to the supervisor -> every child exits 0
 #          and no process is left;
-#      (e) run --node, once per node (three supervisors) -> converges too.
+#      (e) run --node, once per node (three supervisors) -> converges too;
+#          SIGHUP reaches the children; SIGINT stops like SIGTERM.
 #
 #    usage: e2e_topology.sh PATH_TO_WALAPPLY
 
@@ -207,16 +208,17 @@ check_counts()
 			fail "node $n logged conflicts on events: a change was applied twice or came back"
 	done
 }
-# stop_supervisor NAME PID: SIGTERM, exit 0, and none of its children left.
+# stop_supervisor NAME PID [SIGNAL]: SIGTERM (or SIGNAL), exit 0, and none
+# of its children left.
 stop_supervisor()
 {
-	local name=$1 pid=$2 rc=0 kids k
+	local name=$1 pid=$2 sig=${3:-TERM} rc=0 kids k
 	kids=$(sed -n 's/.*link .*: started walapply pid \([0-9]*\).*/\1/p' "$PEER_WORK/$name.log")
 	[ -n "$kids" ] || fail "$name logged no started children"
-	kill -TERM "$pid"
+	kill -"$sig" "$pid"
 	wait "$pid" || rc=$?
 	unset "PEER_LINK_PID[$name]"
-	[ $rc = 0 ] || fail "$name exited with $rc after SIGTERM: $(tail -n 5 "$PEER_WORK/$name.log")"
+	[ $rc = 0 ] || fail "$name exited with $rc after SIG$sig: $(tail -n 5 "$PEER_WORK/$name.log")"
 	for k in $kids; do
 		! kill -0 "$k" 2>/dev/null || fail "$name: child pid $k still runs after the supervisor stopped"
 	done
@@ -271,10 +273,21 @@ done
 workload 2
 peer_wait_converged 120 a b c
 check_counts
+# SIGHUP reaches both children of a supervisor (they reopen target files).
+kill -HUP "${PEER_LINK_PID[run-a]}"
+for i in $(seq 1 50); do
+	[ "$(grep -c '^\[.->a\] .*SIGHUP: reopening target files' "$PEER_WORK/run-a.log")" = 2 ] && break
+	sleep 0.1
+done
+[ "$(grep -c '^\[.->a\] .*SIGHUP: reopening target files' "$PEER_WORK/run-a.log")" = 2 ] ||
+	fail "SIGHUP to run --node a did not reach both of its links"
 for n in $NODES; do
 	[ "$(grep -c "link .*->$n: started walapply pid" "$PEER_WORK/run-$n.log")" = 2 ] ||
 		fail "run --node $n did not start the two links into $n"
-	stop_supervisor run-$n "${PEER_LINK_PID[run-$n]}"
 done
+# Stopped with SIGINT (as Ctrl-C), SIGTERM, SIGTERM.
+stop_supervisor run-a "${PEER_LINK_PID[run-a]}" INT
+stop_supervisor run-b "${PEER_LINK_PID[run-b]}"
+stop_supervisor run-c "${PEER_LINK_PID[run-c]}"
 echo "e2e: (e) run --node on each node: $COMMITTED of $((6 * TXNS + 1)) transactions committed in all, converged"
 echo "e2e_topology: OK"
