@@ -85,6 +85,27 @@ BEGIN
 END
 $fn$;
 
+-- Raises an error unless a statement changed as many rows as expected.
+-- walapply sends the statements of a transaction ahead of their results
+-- (pipeline mode); a statement that meets a conflict changes fewer rows, and
+-- this error rolls the transaction back before its COMMIT, so that walapply
+-- applies it again row by row, resolving the conflict.
+CREATE FUNCTION wal2proto.expect_rows(changed bigint, expected bigint)
+RETURNS bigint
+LANGUAGE plpgsql
+SET search_path = pg_catalog
+AS $fn$
+BEGIN
+    IF changed IS DISTINCT FROM expected THEN
+        RAISE EXCEPTION 'walapply: a statement changed % rows instead of %', changed, expected
+            USING ERRCODE = 'triggered_data_change_violation',
+                  DETAIL = 'A conflict with a local row or tombstone.',
+                  HINT = 'walapply applies the transaction again row by row.';
+    END IF;
+    RETURN changed;
+END
+$fn$;
+
 -- Installs the tombstone trigger on a table with a primary key (or replica
 -- identity index); true when the table has one.
 CREATE FUNCTION wal2proto.track_deletes(rel regclass)

@@ -343,6 +343,28 @@ bool AppendBinaryField(uint32_t type_oid, const model::Value& v,
   }
 }
 
+bool AppendBinaryArray(uint32_t type_oid,
+                       const std::vector<const model::Value*>& values,
+                       std::string* out) {
+  size_t at = out->size();
+  bool has_null = false;
+  for (const model::Value* v : values) {
+    has_null |= IsMarker(*v) && v->marker() == pb::MARKER_NULL;
+  }
+  Put32(1, out);  // dimensions
+  Put32(has_null ? 1 : 0, out);
+  Put32(type_oid, out);
+  Put32(static_cast<uint32_t>(values.size()), out);
+  Put32(1, out);  // lower bound
+  for (const model::Value* v : values) {
+    if (!AppendBinaryField(type_oid, *v, out)) {
+      out->resize(at);
+      return false;
+    }
+  }
+  return true;
+}
+
 void AppendTextField(const model::Value& v, std::string* out) {
   if (IsMarker(v)) {
     out->append("\\N");

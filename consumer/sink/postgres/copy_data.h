@@ -40,6 +40,13 @@ void AppendBinaryFieldCount(int16_t count, std::string* out);
 bool AppendBinaryField(uint32_t type_oid, const model::Value& value,
                        std::string* out);
 
+// A one-dimensional array of `values`, all of type `type_oid`, in
+// array_recv's binary format (a bind parameter); false, with *out
+// unchanged, when a value cannot be written in binary.
+bool AppendBinaryArray(uint32_t type_oid,
+                       const std::vector<const model::Value*>& values,
+                       std::string* out);
+
 // One field in COPY's text format (\N for NULL), without the delimiter.
 void AppendTextField(const model::Value& value, std::string* out);
 

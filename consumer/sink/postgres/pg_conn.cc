@@ -139,4 +139,68 @@ Status PgConn::CopyIn(const std::string& sql, const std::string& data) {
   return st;
 }
 
+Status PgConn::SendPipeline(const std::vector<PipeQuery>& queries) {
+  if (!conn_) return Status::Retry("target: not connected");
+  PGconn* c = conn_.get();
+  auto lost = [&](const char* what) {
+    return Status::Retry(fmt::format("target: {} failed: {}", what,
+                                     OneLine(PQerrorMessage(c))));
+  };
+  if (PQenterPipelineMode(c) != 1) return lost("entering pipeline mode");
+  std::vector<const char*> values;
+  std::vector<int> lengths, formats;
+  for (const PipeQuery& q : queries) {
+    values.clear();
+    lengths.clear();
+    formats.clear();
+    for (size_t i = 0; i < q.params.size(); i++) {
+      const auto& p = q.params[i];
+      values.push_back(p ? p->data() : nullptr);
+      lengths.push_back(p ? static_cast<int>(p->size()) : 0);
+      formats.push_back(i < q.binary.size() && q.binary[i] ? 1 : 0);
+    }
+    if (PQsendQueryParams(c, q.sql.c_str(), static_cast<int>(values.size()),
+                          nullptr, values.data(), lengths.data(),
+                          formats.data(), 0) != 1) {
+      return lost("sending a pipelined query");
+    }
+  }
+  if (PQpipelineSync(c) != 1 || PQflush(c) != 0)
+    return lost("sending a pipeline");
+  return Status::Ok();
+}
+
+Status PgConn::ReadPipeline(size_t count, bool* failed, std::string* error) {
+  if (!conn_) return Status::Retry("target: not connected");
+  PGconn* c = conn_.get();
+  *failed = false;
+  last_sqlstate_.clear();
+  auto lost = [&](const char* what) {
+    return Status::Retry(fmt::format("target: {}: {}", what,
+                                     OneLine(PQerrorMessage(c))));
+  };
+  for (size_t i = 0; i < count; i++) {
+    PgResult res(PQgetResult(c));
+    if (!res) return lost("the pipeline ended early");
+    ExecStatusType st = PQresultStatus(res.get());
+    if (st == PGRES_FATAL_ERROR && !*failed) {
+      *failed = true;
+      const char* state = PQresultErrorField(res.get(), PG_DIAG_SQLSTATE);
+      last_sqlstate_ = state ? state : "";
+      *error = OneLine(PQresultErrorMessage(res.get()));
+    } else if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK &&
+               st != PGRES_PIPELINE_ABORTED && st != PGRES_FATAL_ERROR) {
+      return lost("unexpected result in the pipeline");
+    }
+    // Each query's results end with a null.
+    while (PGresult* more = PQgetResult(c)) PQclear(more);
+  }
+  PgResult sync(PQgetResult(c));
+  if (!sync || PQresultStatus(sync.get()) != PGRES_PIPELINE_SYNC)
+    return lost("the pipeline's sync point is missing");
+  if (PQexitPipelineMode(c) != 1) return lost("leaving pipeline mode");
+  if (!connected()) return lost("connection lost");
+  return Status::Ok();
+}
+
 }  // namespace walapply::sink::postgres

@@ -36,6 +36,14 @@ struct PgConnDeleter {
 
 using Params = std::vector<std::optional<std::string>>;
 
+// One query of a pipeline: its parameters in text format, or in binary
+// format where `binary` says so (empty: all text).
+struct PipeQuery {
+  std::string sql;
+  Params params;
+  std::vector<bool> binary;
+};
+
 class PgConn {
  public:
   PgConn() = default;
@@ -58,6 +66,15 @@ class PgConn {
   // Runs COPY ... FROM STDIN and sends `data`, in COPY's format, as its
   // input; the result is the command's.
   Status CopyIn(const std::string& sql, const std::string& data);
+
+  // Sends `queries` in pipeline mode, then a sync point, without waiting
+  // for their results.  Nothing else may be sent before ReadPipeline.
+  Status SendPipeline(const std::vector<PipeQuery>& queries);
+  // Reads the results of the `count` queries sent by SendPipeline and leaves
+  // pipeline mode.  *failed tells whether a query failed (its error in
+  // *error, its SQLSTATE in last_sqlstate(); the queries after it were
+  // skipped).  Returns an error only when the connection is lost.
+  Status ReadPipeline(size_t count, bool* failed, std::string* error);
 
   const std::string& last_sqlstate() const { return last_sqlstate_; }
   PGconn* get() { return conn_.get(); }

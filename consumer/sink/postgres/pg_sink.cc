@@ -234,12 +234,15 @@ Status PgSink::Setup() {
     Status st = conn_.Exec(
         "SELECT to_regclass('wal2proto.conflicts') IS NOT NULL AND "
         "to_regclass('wal2proto.tombstones') IS NOT NULL AND "
-        "to_regprocedure('wal2proto.track_deletes(regclass)') IS NOT NULL",
+        "to_regprocedure('wal2proto.track_deletes(regclass)') IS NOT NULL "
+        "AND to_regprocedure('wal2proto.expect_rows(bigint, bigint)') IS NOT "
+        "NULL",
         &res);
     if (st.ok() && PQgetvalue(res.get(), 0, 0)[0] != 't') {
       st = Status::Fatal(
           "extension wal2proto on the target lacks wal2proto.conflicts, "
-          "wal2proto.tombstones or wal2proto.track_deletes(regclass): install the "
+          "wal2proto.tombstones, wal2proto.track_deletes(regclass) or "
+          "wal2proto.expect_rows(bigint, bigint): install the "
           "current wal2proto (make install) and re-create the extension");
     }
     if (!st.ok()) {
@@ -281,7 +284,69 @@ Status PgSink::Open() {
 }
 
 Status PgSink::Apply(const txn::Transaction& txn) {
-  const model::TxnInfo& info = txn.info;
+  ChangeSource each = [&](const std::function<Status(const model::Change&)>&
+                              fn) { return txn.changes->ForEach(fn); };
+  if (!config_.pipeline || !conn_.connected() || replay_needed_) {
+    WALAPPLY_RETURN_IF_ERROR(Settle());
+    return ApplyCarefully(txn.info, each);
+  }
+  // The next transaction is built while the one in flight is executed.
+  Pipelined next;
+  WALAPPLY_RETURN_IF_ERROR(BuildPipeline(txn, &next));
+  WALAPPLY_RETURN_IF_ERROR(Settle());
+  if (next.queries.empty() || replay_needed_ || !conn_.connected())
+    return ApplyCarefully(txn.info, each);
+  Status st = conn_.SendPipeline(next.queries);
+  if (!st.ok()) {
+    // Whatever reached the server, the origin's progress tells on reconnect.
+    conn_.Disconnect();
+    return Status::Retry(fmt::format("target {}: {}", name_, st.message()));
+  }
+  applied_end_ = next.info.end_lsn;
+  unflushed_ = true;
+  stats_.pipelined++;
+  pending_ = std::move(next);
+  return Status::Ok();
+}
+
+Status PgSink::Settle() {
+  if (!pending_) return Status::Ok();
+  Pipelined p = std::move(*pending_);
+  pending_.reset();
+  bool failed = false;
+  std::string error;
+  Status st = conn_.ReadPipeline(p.queries.size(), &failed, &error);
+  if (!st.ok()) {
+    conn_.Disconnect();
+    return Status::Retry(fmt::format(
+        "target {}: transaction xid {} (commit {}) in flight: {}", name_,
+        p.info.xid.value(), p.info.commit_lsn.ToString(), st.message()));
+  }
+  if (!failed) {
+    stats_.transactions++;
+    for (const auto& c : p.changes) {
+      if (c.kind != model::ChangeKind::kMessage) stats_.changes++;
+    }
+    return Status::Ok();
+  }
+  // A statement met a conflict (or failed otherwise): the transaction was
+  // rolled back before its COMMIT and is applied again, carefully.
+  spdlog::debug("target {}: transaction xid {} (commit {}): {}; applying it "
+                "again row by row",
+                name_, p.info.xid.value(), p.info.commit_lsn.ToString(),
+                error);
+  conn_.Exec("ROLLBACK").IgnoreError();  // applying again
+  stats_.pipeline_retries++;
+  ChangeSource each = [&](const std::function<Status(const model::Change&)>&
+                              fn) {
+    for (const auto& c : p.changes) WALAPPLY_RETURN_IF_ERROR(fn(c));
+    return Status::Ok();
+  };
+  return ApplyCarefully(p.info, each);
+}
+
+Status PgSink::ApplyCarefully(const model::TxnInfo& info,
+                              const ChangeSource& each) {
   copy_off_ = false;
   for (int attempt = 1;; attempt++) {
     if (replay_needed_) {
@@ -293,7 +358,7 @@ Status PgSink::Apply(const txn::Transaction& txn) {
                       name_, applied_end_.ToString()));
     }
     copy_failed_ = false;
-    Status st = ApplyOnce(txn);
+    Status st = ApplyOnce(info, each);
     if (st.ok()) {
       copy_off_ = false;
       applied_end_ = info.end_lsn;
@@ -348,16 +413,16 @@ Status PgSink::Apply(const txn::Transaction& txn) {
   }
 }
 
-Status PgSink::ApplyOnce(const txn::Transaction& txn) {
-  const model::TxnInfo& info = txn.info;
+Status PgSink::ApplyOnce(const model::TxnInfo& info,
+                         const ChangeSource& each) {
   TxnCtx t{&info, Version{info.commit_time_us, config_.source_node}};
   txn_conflicts_ = 0;
   WALAPPLY_RETURN_IF_ERROR(conn_.Exec(fmt::format(
       "BEGIN; SELECT pg_replication_origin_xact_setup('{}', '{}')",
       info.end_lsn.ToString(), TimestampText(info.commit_time_us))));
   batch_ = Batch();
-  WALAPPLY_RETURN_IF_ERROR(txn.changes->ForEach(
-      [&](const model::Change& c) { return ApplyChange(t, c); }));
+  WALAPPLY_RETURN_IF_ERROR(
+      each([&](const model::Change& c) { return ApplyChange(t, c); }));
   WALAPPLY_RETURN_IF_ERROR(FlushBatch(t));
   return conn_.Exec("COMMIT");
 }
@@ -365,6 +430,8 @@ Status PgSink::ApplyOnce(const txn::Transaction& txn) {
 Result<PgSink::RelState*> PgSink::State(const model::RelationPtr& rel) {
   auto it = relations_.find(rel.get());
   if (it != relations_.end()) return &it->second;
+  // The queries below need the connection: the transaction in flight first.
+  WALAPPLY_RETURN_IF_ERROR(Settle());
   RelState rs;
   rs.rel = rel;
   rs.qualified = Ident(rel->schema) + "." + Ident(rel->name);
@@ -1474,12 +1541,236 @@ Status PgSink::CopyInserts(const RelState& rs, const std::string& signature,
   return Status::Ok();
 }
 
+// --- pipelined transactions ------------------------------------------------
+
+namespace {
+
+// A transaction is sent whole, ahead of its results, only when its changes
+// are few enough to keep until the results are read.
+constexpr size_t kMaxPipelinedBytes = 8 << 20;
+constexpr size_t kMaxPipelinedRun = 5000;
+
+// Whether change `c` has a one-statement form that applies it exactly when
+// no conflict is possible: *signature gets the columns that carry values.
+bool Pipelinable(const model::Relation& rel, bool full_match,
+                 const std::vector<int>& key, bool has_delta,
+                 const model::Change& c, std::string* signature) {
+  if (has_delta) return false;
+  auto key_ok = [&](const model::Tuple& row) {
+    for (int k : key) {
+      if (Absent(row, k) || IsNull(row, k)) return false;
+    }
+    return true;
+  };
+  auto typed = [&](int i) {
+    const std::string& type = rel.columns[i].type_name;
+    return !type.empty() && type.back() != ']';
+  };
+  signature->clear();
+  switch (c.kind) {
+    case model::ChangeKind::kInsert:
+      break;
+    case model::ChangeKind::kUpdate:
+      if (full_match || HasOldTuple(c) || !key_ok(NewTuple(c))) return false;
+      break;
+    case model::ChangeKind::kDelete:
+      if (full_match || !HasOldTuple(c) || !key_ok(OldTuple(c))) return false;
+      for (int k : key) {
+        if (!typed(k)) return false;
+      }
+      return true;
+    default:
+      return false;
+  }
+  const model::Tuple& row = NewTuple(c);
+  signature->assign(rel.columns.size(), '0');
+  for (size_t i = 0; i < rel.columns.size(); i++) {
+    if (Absent(row, static_cast<int>(i))) continue;
+    if (!typed(static_cast<int>(i))) return false;
+    (*signature)[i] = '1';
+  }
+  return true;
+}
+
+}  // namespace
+
+Status PgSink::BuildPipeline(const txn::Transaction& txn, Pipelined* out) {
+  out->info = txn.info;
+  out->queries.clear();
+  out->changes.clear();
+  if (txn.changes->spilled_count() > 0 ||
+      txn.changes->memory_bytes() > kMaxPipelinedBytes) {
+    return Status::Ok();
+  }
+  WALAPPLY_RETURN_IF_ERROR(txn.changes->ForEach([&](const model::Change& c) {
+    out->changes.push_back(c);
+    return Status::Ok();
+  }));
+  std::vector<PipeQuery>& q = out->queries;
+  q.push_back({"BEGIN", {}, {}});
+  q.push_back({"SELECT pg_replication_origin_xact_setup($1, $2)",
+               {out->info.end_lsn.ToString(),
+                TimestampText(out->info.commit_time_us)},
+               {}});
+  const std::vector<model::Change>& changes = out->changes;
+  const model::Relation* run_rel = nullptr;  // the run being gathered
+  const RelState* run_rs = nullptr;
+  model::ChangeKind run_kind = model::ChangeKind::kInsert;
+  std::string run_signature;
+  size_t run_begin = 0;
+  auto end_run = [&](size_t end) {
+    if (run_rel) BuildRun(*run_rs, changes, run_begin, end, run_signature, &q);
+    run_rel = nullptr;
+  };
+  auto give_up = [&]() {
+    q.clear();
+    out->changes.clear();
+    return Status::Ok();
+  };
+  for (size_t i = 0; i < changes.size(); i++) {
+    const model::Change& c = changes[i];
+    if (c.kind == model::ChangeKind::kMessage) {
+      end_run(i);
+      continue;
+    }
+    if (c.kind == model::ChangeKind::kTruncate) return give_up();
+    const model::Relation* rel = RelationOf(c).get();
+    const RelState* rs = run_rs;
+    if (rel != run_rel) {
+      // State() may settle the transaction in flight, which may drop the
+      // relation states: the run ends before.
+      end_run(i);
+      auto state = State(RelationOf(c));
+      if (!state.ok()) return state.status();
+      rs = *state;
+    }
+    if (rs->skip) {
+      end_run(i);
+      continue;
+    }
+    std::string signature;
+    if (!Pipelinable(*rs->rel, rs->full_match, rs->key, rs->has_delta, c,
+                     &signature)) {
+      return give_up();
+    }
+    if (run_rel && (c.kind != run_kind || signature != run_signature ||
+                    i - run_begin >= kMaxPipelinedRun)) {
+      end_run(i);
+    }
+    if (!run_rel) {
+      run_rel = rel;
+      run_rs = rs;
+      run_kind = c.kind;
+      run_signature = signature;
+      run_begin = i;
+    }
+  }
+  end_run(changes.size());
+  q.push_back({"COMMIT", {}, {}});
+  return Status::Ok();
+}
+
+void PgSink::BuildRun(const RelState& rs,
+                      const std::vector<model::Change>& changes, size_t begin,
+                      size_t end, const std::string& signature,
+                      std::vector<PipeQuery>* out) {
+  const model::Relation& rel = *rs.rel;
+  model::ChangeKind kind = changes[begin].kind;
+  PipeQuery q;
+  // One array parameter per column: binary when its type has a binary form
+  // here, text otherwise.
+  std::vector<const model::Value*> values;
+  auto array = [&](int col, bool old_rows) {
+    values.clear();
+    for (size_t r = begin; r < end; r++) {
+      const model::Tuple& row =
+          old_rows ? OldTuple(changes[r]) : NewTuple(changes[r]);
+      values.push_back(&row.values(col));
+    }
+    std::string bytes;
+    bool binary = !binary_off_ && rs.binary_oid[col] != 0 &&
+                  AppendBinaryArray(rs.binary_oid[col], values, &bytes);
+    if (!binary) {
+      bytes = "{";
+      for (size_t r = 0; r < values.size(); r++) {
+        if (r) bytes.push_back(',');
+        AppendArrayElement(*values[r], &bytes);
+      }
+      bytes.push_back('}');
+    }
+    q.params.push_back(std::move(bytes));
+    q.binary.push_back(binary);
+    return fmt::format("${}::{}[]", q.params.size(),
+                       rel.columns[col].type_name);
+  };
+  std::string dml;
+  std::vector<int> cols;
+  std::string names;
+  for (size_t i = 0; i < rel.columns.size() && !signature.empty(); i++) {
+    if (signature[i] != '1') continue;
+    cols.push_back(static_cast<int>(i));
+    names += (names.empty() ? "" : ", ") + Ident(rel.columns[i].name);
+  }
+  if (kind == model::ChangeKind::kInsert) {
+    std::string arrays;
+    for (int i : cols) arrays += (arrays.empty() ? "" : ", ") + array(i, false);
+    std::string tombstones;
+    if (!rs.full_match) {
+      // No tombstone for the relation (one probe), or none for the row.
+      tombstones = fmt::format(
+          " WHERE NOT EXISTS (SELECT 1 FROM wal2proto.tombstones WHERE relid "
+          "= {} ORDER BY relid, key LIMIT 1) OR NOT EXISTS (SELECT 1 FROM "
+          "wal2proto.tombstones tb WHERE tb.relid = {} AND tb.key = {})",
+          rs.local_oid, rs.local_oid, TombstoneKey(rel, rs.key, [&](int i) {
+            return "v." + Ident(rel.columns[i].name);
+          }));
+    }
+    dml = fmt::format(
+        "INSERT INTO {} ({}) SELECT * FROM unnest({}) v({}){} RETURNING 1",
+        rs.qualified, names, arrays, names, tombstones);
+  } else if (kind == model::ChangeKind::kDelete) {
+    std::string arrays, knames, cond;
+    for (size_t k = 0; k < rs.key.size(); k++) {
+      const std::string& name = rel.columns[rs.key[k]].name;
+      arrays += (k ? ", " : "") + array(rs.key[k], true);
+      knames += (k ? ", " : "") + Ident(name);
+      cond += fmt::format("{}t.{} = v.{}", k ? " AND " : "", Ident(name),
+                          Ident(name));
+    }
+    dml = fmt::format(
+        "DELETE FROM {} t USING unnest({}) v({}) WHERE {} AND {} RETURNING 1",
+        rs.qualified, arrays, knames, cond, SameOriginCond(origin_id_));
+  } else {
+    std::string arrays, vnames = names, set, cond;
+    for (int i : cols) {
+      arrays += (arrays.empty() ? "" : ", ") + array(i, false);
+      set +=
+          fmt::format("{}{} = v.{}", set.empty() ? "" : ", ",
+                      Ident(rel.columns[i].name), Ident(rel.columns[i].name));
+    }
+    for (size_t k = 0; k < rs.key.size(); k++) {
+      arrays += ", " + array(rs.key[k], false);
+      vnames += fmt::format(", w2p_k{}", k);
+      cond += fmt::format("{}t.{} = v.w2p_k{}", k ? " AND " : "",
+                          Ident(rel.columns[rs.key[k]].name), k);
+    }
+    dml = fmt::format(
+        "UPDATE {} t SET {} FROM unnest({}) v({}) WHERE {} AND {} RETURNING 1",
+        rs.qualified, set, arrays, vnames, cond, SameOriginCond(origin_id_));
+  }
+  q.sql = fmt::format(
+      "WITH w AS ({}) SELECT wal2proto.expect_rows(count(*), {}) FROM w", dml,
+      end - begin);
+  out->push_back(std::move(q));
+}
+
 Status PgSink::ApplyMessage(const model::Change& message) {
   // Logical messages have no table to go to on a peer.
   return Status::Ok();
 }
 
 Status PgSink::Flush() {
+  WALAPPLY_RETURN_IF_ERROR(Settle());
   if (!unflushed_) return Status::Ok();
   if (!conn_.connected()) {
     // Connect() reads (and flushes) the origin's progress.  A target that is
@@ -1504,6 +1795,7 @@ Status PgSink::Flush() {
 }
 
 Status PgSink::MarkPosition(model::Lsn lsn) {
+  WALAPPLY_RETURN_IF_ERROR(Settle());
   if (lsn <= applied_end_ || unflushed_ || !conn_.connected())
     return Status::Ok();
   // An xid makes the commit record that carries the origin's progress.
@@ -1526,12 +1818,14 @@ Status PgSink::MarkPosition(model::Lsn lsn) {
 
 Status PgSink::Close() {
   Status st = conn_.connected() ? Flush() : Status::Ok();
+  pending_.reset();  // unread only if the connection is gone
   spdlog::info(
-      "target {}: {} transactions, {} changes ({} inserts by COPY, {} "
-      "transactions applied again without COPY), {} on the slow path, {} "
-      "conflicts",
-      name_, stats_.transactions, stats_.changes, stats_.copied,
-      stats_.copy_retries, stats_.slow_path, stats_.conflicts);
+      "target {}: {} transactions ({} pipelined, {} of them applied again "
+      "row by row), {} changes ({} inserts by COPY, {} transactions applied "
+      "again without COPY), {} on the slow path, {} conflicts",
+      name_, stats_.transactions, stats_.pipelined, stats_.pipeline_retries,
+      stats_.changes, stats_.copied, stats_.copy_retries, stats_.slow_path,
+      stats_.conflicts);
   conn_.Disconnect();
   return st;
 }

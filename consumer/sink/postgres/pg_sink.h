@@ -49,8 +49,10 @@
 
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -66,6 +68,8 @@ struct PgSinkStats {
   uint64_t transactions = 0;
   uint64_t changes = 0;
   uint64_t slow_path = 0;
+  uint64_t pipelined = 0;   // transactions sent whole in pipeline mode
+  uint64_t pipeline_retries = 0;  // of those, applied again row by row
   uint64_t copied = 0;      // inserts sent with COPY
   uint64_t copy_retries = 0;  // transactions applied again without COPY
   uint64_t conflicts = 0;  // in committed transactions
@@ -143,7 +147,32 @@ class PgSink : public Sink {
     size_t params = 0;
   };
 
+  // A transaction sent whole in pipeline mode, its results not read yet;
+  // its changes are kept to apply it again if a statement met a conflict.
+  struct Pipelined {
+    model::TxnInfo info;
+    std::vector<model::Change> changes;
+    std::vector<PipeQuery> queries;
+  };
+  using ChangeSource = std::function<Status(
+      const std::function<Status(const model::Change&)>&)>;
+
   Status Connect();
+  // Applies a transaction statement by statement, resolving conflicts, and
+  // retries what can be retried.
+  Status ApplyCarefully(const model::TxnInfo& info, const ChangeSource& each);
+  // Builds the pipeline of a transaction whose every change has a
+  // one-statement form; leaves out->queries empty when it has not (or is
+  // too large to keep).
+  Status BuildPipeline(const txn::Transaction& txn, Pipelined* out);
+  // The statement of a run of changes [begin, end) of one relation, kind
+  // and set of columns.
+  void BuildRun(const RelState& rs, const std::vector<model::Change>& changes,
+                size_t begin, size_t end, const std::string& signature,
+                std::vector<PipeQuery>* out);
+  // Reads the results of the transaction in flight; applies it again
+  // carefully if a statement failed.
+  Status Settle();
   bool Batchable(const RelState& rs, const model::Change& c,
                  std::string* signature) const;
   Status FlushBatch(const TxnCtx& t);
@@ -155,7 +184,7 @@ class PgSink : public Sink {
                      const std::vector<model::Change>& changes, bool* done);
   Status ApplyRow(const TxnCtx& t, const RelState& rs, const model::Change& c);
   Status Setup();
-  Status ApplyOnce(const txn::Transaction& txn);
+  Status ApplyOnce(const model::TxnInfo& info, const ChangeSource& each);
   Status ApplyChange(const TxnCtx& t, const model::Change& change);
   Result<RelState*> State(const model::RelationPtr& rel);
 
@@ -219,6 +248,7 @@ class PgSink : public Sink {
   bool copy_off_ = false;       // the transaction is applied without COPY
   bool binary_off_ = false;     // the target refused binary COPY data
   Batch batch_;
+  std::optional<Pipelined> pending_;
   std::map<const model::Relation*, RelState> relations_;
   std::unordered_map<uint32_t, std::string> origin_nodes_;  // roident -> node
   PgSinkStats stats_;

@@ -95,6 +95,14 @@ bool TakeParam(const std::string& uri, const std::string& key,
       if (comma > pos) cols.push_back(value.substr(pos, comma - pos));
       pos = comma + 1;
     }
+  } else if (key == "pipeline") {
+    if (value != "on" && value != "off") {
+      *error = fmt::format(
+          "invalid --target \"{}\": pipeline \"{}\" is not on or off", uri,
+          value);
+      return false;
+    }
+    config->pipeline = value == "on";
   } else if (key == "tombstone_retention") {
     char* end = nullptr;
     long long v = std::strtoll(value.c_str(), &end, 10);

@@ -15,6 +15,9 @@
 //   resolution=POLICY  the default conflict resolution (last_update_wins)
 //   resolution.SCHEMA.TABLE=POLICY   the resolution of one table
 //   tombstone_retention=SECONDS      how long tombstones are kept (7 days)
+//   pipeline=on|off    send whole transactions in libpq pipeline mode and
+//                      read their results while the next one is prepared
+//                      (on)
 //   delta.SCHEMA.TABLE=COL[,COL]     counter columns: an update adds its
 //                      difference (new - old) to the local value instead of
 //                      setting it, so concurrent increments all count (needs
@@ -41,6 +44,7 @@ struct TargetConfig {
   // "schema.table" -> counter columns
   std::map<std::string, std::vector<std::string>> delta_columns;
   int64_t tombstone_retention_s = 7 * 86400;
+  bool pipeline = true;
 
   std::string OriginName() const { return "wal2proto_" + source_node; }
   Policy PolicyFor(const std::string& schema, const std::string& table) const;
