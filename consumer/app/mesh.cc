@@ -390,10 +390,12 @@ int Run(const Topology& topology, const MeshCommand& cmd,
     auto c = NodeConn::Open(node);
     if (!c.ok()) {
       // A node that is down now is not a reason to keep the others
-      // waiting: its links retry, and the check runs in its children's
-      // slot read and target start.
-      spdlog::warn("{}; its links start anyway and keep retrying",
-                   c.status().message());
+      // waiting: its links start and retry (a child refuses a missing
+      // slot when it connects), but its tables could not be checked.
+      spdlog::warn(
+          "{}; its tables were not checked; its links start anyway and keep "
+          "retrying",
+          c.status().message());
       continue;
     }
     Status st = CheckTables(&c.value(), topology, &problems);

@@ -41,6 +41,11 @@ volatile std::sig_atomic_t g_stop_signal = 0;  // the signal to forward
 volatile std::sig_atomic_t g_hangup = 0;
 
 void OnStop(int sig) { g_stop_signal = sig; }
+
+Clock::time_point After(double seconds) {
+  return Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                            std::chrono::duration<double>(seconds));
+}
 void OnHangup(int) { g_hangup = 1; }
 
 struct Child {
@@ -180,9 +185,7 @@ int Supervise(const std::string& self, const std::vector<ChildSpec>& specs) {
   }
   for (Child& c : children) {
     if (!Start(self, &c)) {
-      c.restart_at =
-          Clock::now() + std::chrono::duration_cast<Clock::duration>(
-                             std::chrono::duration<double>(c.backoff_s));
+      c.restart_at = After(c.backoff_s);
     }
   }
 
@@ -237,9 +240,7 @@ int Supervise(const std::string& self, const std::vector<ChildSpec>& specs) {
       if (ran >= kHealthyRunS) c.backoff_s = kFirstBackoffS;
       spdlog::warn("link {}: walapply pid {} {}; restarting in {:.0f} s",
                    c.spec->name, pid, Describe(wstatus), c.backoff_s);
-      c.restart_at =
-          Clock::now() + std::chrono::duration_cast<Clock::duration>(
-                             std::chrono::duration<double>(c.backoff_s));
+      c.restart_at = After(c.backoff_s);
       c.backoff_s = std::min(c.backoff_s * 2, kMaxBackoffS);
     }
 
@@ -250,9 +251,7 @@ int Supervise(const std::string& self, const std::vector<ChildSpec>& specs) {
     if (!stopping) {
       for (Child& c : children) {
         if (c.pid < 0 && Clock::now() >= c.restart_at && !Start(self, &c)) {
-          c.restart_at =
-              Clock::now() + std::chrono::duration_cast<Clock::duration>(
-                                 std::chrono::duration<double>(c.backoff_s));
+          c.restart_at = After(c.backoff_s);
           c.backoff_s = std::min(c.backoff_s * 2, kMaxBackoffS);
         }
       }
