@@ -3,8 +3,9 @@
 #    The topology sub-commands on real clusters:
 #      (a) init on a node with wal_level = replica, track_commit_timestamp =
 #          off, output_plugin_libraries without wal2proto and too few
-#          replication slots reports each missing setting (exact text) and
-#          changes nothing on any node;
+#          replication slots, and on a node that is down, reports each
+#          missing setting and the unreachable node (exact text) and changes
+#          nothing on any node;
 #      (b) init on three good nodes creates the extension, the origins and
 #          the slots (exact names); a second init changes nothing;
 #      (c) a replicated table with no primary key and no replica identity
@@ -45,20 +46,27 @@ start_misconfigured()
 peer_start a 56601
 start_misconfigured bad 56600 'wal_level = replica' 'track_commit_timestamp = off' \
 	"output_plugin_libraries = 'pgoutput'" 'max_replication_slots = 1'
+# Nothing listens on the port of node "down".
+down_port=56699
+while "$PGBIN/pg_isready" -q -h 127.0.0.1 -p $down_port -t 1 >/dev/null 2>&1; do
+	down_port=$((down_port - 1))
+done
 cat >"$PEER_WORK/bad.yaml" <<EOF
 nodes:
   a: "$(peer_conn a)"
   bad: "$(peer_conn bad)"
+  down: "host=127.0.0.1 port=$down_port user=postgres connect_timeout=5"
 EOF
 rc=0
 "$WALAPPLY" init -c "$PEER_WORK/bad.yaml" >"$PEER_WORK/init-bad.out" 2>"$PEER_WORK/init-bad.err" || rc=$?
 [ $rc = 1 ] || fail "init on a misconfigured node exited with $rc, not 1"
-cat >"$PEER_WORK/init-bad.expected" <<'EOF'
+cat >"$PEER_WORK/init-bad.expected" <<EOF
 node bad: wal_level is "replica"; set wal_level = logical and restart
 node bad: track_commit_timestamp is "off"; set track_commit_timestamp = on and restart
 node bad: output_plugin_libraries is "pgoutput"; add wal2proto to it and restart
-node bad: max_replication_slots is 1; needs at least 2 (1 for the slots of its outgoing links, 1 for the replication origins of its incoming links) and a restart
-walapply: init: 4 problems found; nothing was changed
+node bad: max_replication_slots is 1; needs at least 4 (2 for the slots of its outgoing links, 2 for the replication origins of its incoming links) and a restart
+node down: could not connect: connection to server at "127.0.0.1", port $down_port failed: Connection refused Is the server running on that host and accepting TCP/IP connections?
+walapply: init: 5 problems found; nothing was changed
 EOF
 grep -v 'mongoc' "$PEER_WORK/init-bad.err" >"$PEER_WORK/init-bad.got" || true
 diff -u "$PEER_WORK/init-bad.expected" "$PEER_WORK/init-bad.got" ||
@@ -67,7 +75,7 @@ diff -u "$PEER_WORK/init-bad.expected" "$PEER_WORK/init-bad.got" ||
 	fail "init changed node a although node bad failed its checks"
 pgcluster_stop "${PEER_DIR[bad]}"
 unset "PEER_DIR[bad]"
-echo "e2e: (a) init reports every missing setting and changes nothing"
+echo "e2e: (a) init reports every missing setting and an unreachable node, and changes nothing"
 
 # ---- (b) init on three nodes ----
 peer_start b 56602
