@@ -25,12 +25,21 @@ void SetUpLogging(int verbose) {
                                    : spdlog::level::warn);
 }
 
-// This executable, for `run` to start one per link.
+// This executable, for `run` to start one per link.  A binary replaced
+// while running (a rebuild, a package upgrade) shows as "PATH (deleted)":
+// the path then holds the new one, which is what a restarted link runs.
 std::string SelfPath(const char* argv0) {
   char buf[4096];
   ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
-  if (n > 0) return std::string(buf, static_cast<size_t>(n));
-  return argv0;
+  if (n <= 0) return argv0;
+  std::string path(buf, static_cast<size_t>(n));
+  const std::string deleted = " (deleted)";
+  if (path.size() > deleted.size() &&
+      path.compare(path.size() - deleted.size(), deleted.size(), deleted) ==
+          0) {
+    path.resize(path.size() - deleted.size());
+  }
+  return path;
 }
 
 // `walapply init|run -c topology.yaml ...`
