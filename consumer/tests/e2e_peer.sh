@@ -11,7 +11,9 @@
 #      update/update, insert/insert (same key), delete then newer update,
 #      update then newer delete, insert/insert on a secondary unique key,
 #      delete/delete, an insert of a key deleted later on the other node,
-#      and updates of two rows racing for the same secondary unique value.
+#      updates of two rows racing for the same secondary unique value, and
+#      an update meeting a newer local write of the very values of its old
+#      row (REPLICA IDENTITY FULL: equal values, yet not the same version).
 #    Phase 2: a concurrent random workload on both nodes while the links
 #    run; once quiet the table digests are equal, every event row was
 #    applied exactly once on the other node (no loops: an echo would be an
@@ -61,6 +63,7 @@ INSERT INTO users VALUES (1, 'x@example.org', 'from a');  -- secondary unique ke
 DELETE FROM acc WHERE id = 4;                             -- delete/delete
 INSERT INTO acc VALUES (600, 6, 'a');                     -- insert, later deleted on b
 UPDATE users SET email = 'r@example.org' WHERE id = 3;     -- updates racing on a unique key
+UPDATE acc SET v = 55, note = 'a' WHERE id = 5;           -- update, newer rewrite of equal values
 SQL
 sleep 0.01
 peer_psql b <<'SQL'
@@ -73,6 +76,7 @@ DELETE FROM acc WHERE id = 4;
 INSERT INTO acc VALUES (600, 7, 'b');
 DELETE FROM acc WHERE id = 600;
 UPDATE users SET email = 'r@example.org' WHERE id = 4;
+UPDATE acc SET v = 0, note = 'init' WHERE id = 5;
 SQL
 peer_link a b
 peer_link b a
@@ -80,10 +84,11 @@ peer_wait_converged 30 a b
 
 expect_rows="1|20|b
 2|99|b
+5|0|init
 500|2|b
 users 2|x@example.org|from b
 4|r@example.org|init"
-got_rows="$(peer_psql a -c "SELECT id, v, note FROM acc WHERE id IN (1, 2, 3, 4, 500, 600) ORDER BY id")
+got_rows="$(peer_psql a -c "SELECT id, v, note FROM acc WHERE id IN (1, 2, 3, 4, 5, 500, 600) ORDER BY id")
 users $(peer_psql a -c "SELECT * FROM users ORDER BY id")"
 [ "$got_rows" = "$expect_rows" ] || fail "rows after phase 1:
 $got_rows
@@ -102,6 +107,7 @@ expect_a="public.acc|update_origin_differs|apply_remote|1|t|b
 public.acc|update_deleted|apply_remote|2|t|b
 public.acc|delete_origin_differs|apply_remote|3|t|b
 public.acc|delete_missing|skip|4|t|b
+public.acc|update_origin_differs|apply_remote|5|t|b
 public.acc|insert_exists|apply_remote|500|t|b
 public.acc|insert_exists|apply_remote|600|t|b
 public.users|insert_exists|apply_remote|2|t|b
@@ -110,6 +116,7 @@ expect_b="public.acc|update_origin_differs|keep_local|1|t|a
 public.acc|delete_origin_differs|keep_local|2|t|a
 public.acc|update_deleted|keep_local|3|t|a
 public.acc|delete_missing|skip|4|t|a
+public.acc|update_origin_differs|keep_local|5|t|a
 public.acc|insert_exists|keep_local|500|t|a
 public.acc|insert_deleted|keep_local|600|t|a
 public.users|insert_exists|keep_local|1|t|a

@@ -1104,13 +1104,20 @@ Status PgSink::ApplyInsert(const TxnCtx& t, const RelState& rs,
       rs.display));
 }
 
-Status PgSink::MatchesOld(const RelState& rs, const Local& local,
-                          const model::Change& c, bool* matches) {
+Status PgSink::MatchesOld(const TxnCtx& t, const RelState& rs,
+                          const Local& local, const model::Change& c,
+                          bool* matches) {
   *matches = false;
   if (!HasOldTuple(c) ||
       rs.rel->replica_identity != pb::REPLICA_IDENTITY_FULL) {
     return Status::Ok();
   }
+  // Equal values are the same version only if the local one is older than
+  // the remote change (as last_update_wins orders them): two nodes may
+  // write the same values, and a newer local write with the values of the
+  // remote's old row is a concurrent change, not the one it replaced.
+  if (!RemoteWins(Policy::kLastUpdateWins, local.version, t.remote))
+    return Status::Ok();
   Local m;
   WALAPPLY_RETURN_IF_ERROR(
       FindRow(rs, MatchColumns(*rs.rel), OldTuple(c), true, &m));
@@ -1181,7 +1188,7 @@ Status PgSink::ApplyUpdate(const TxnCtx& t, const RelState& rs,
   ConflictList conflicts;
   if (!local.own && !(local.origin_known && local.roident == origin_id_)) {
     bool matches = false;
-    WALAPPLY_RETURN_IF_ERROR(MatchesOld(rs, local, c, &matches));
+    WALAPPLY_RETURN_IF_ERROR(MatchesOld(t, rs, local, c, &matches));
     if (!matches)
       conflicts.emplace_back(ConflictType::kUpdateOriginDiffers, local);
   }
@@ -1261,7 +1268,7 @@ Status PgSink::ApplyDelete(const TxnCtx& t, const RelState& rs,
   }
   if (!local.own && !(local.origin_known && local.roident == origin_id_)) {
     bool matches = false;
-    WALAPPLY_RETURN_IF_ERROR(MatchesOld(rs, local, c, &matches));
+    WALAPPLY_RETURN_IF_ERROR(MatchesOld(t, rs, local, c, &matches));
     if (!matches) {
       bool apply = false;
       WALAPPLY_RETURN_IF_ERROR(

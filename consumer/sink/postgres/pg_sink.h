@@ -209,9 +209,9 @@ class PgSink : public Sink {
   Status FindUniqueConflicts(const RelState& rs, const model::Tuple& row,
                              const Local& except, std::vector<Local>* out);
   // True when the change's old row (REPLICA IDENTITY FULL) equals the local
-  // row: the source changed the very version held here, so a different
-  // origin is no conflict.
-  Status MatchesOld(const RelState& rs, const Local& local,
+  // row and the local row is older than the change: the source changed the
+  // very version held here, so a different origin is no conflict.
+  Status MatchesOld(const TxnCtx& t, const RelState& rs, const Local& local,
                     const model::Change& c, bool* matches);
   Status DeleteRow(const RelState& rs, const Local& row);
   // Sets the columns `values` carries; counter columns add new - old when
