@@ -106,6 +106,28 @@ BEGIN
 END
 $fn$;
 
+-- Raises an error if a table has tombstones.  walapply sends a transaction
+-- of inserts into one table with COPY, which cannot look for tombstones
+-- row by row; this guard, run first in the same transaction, makes it fall
+-- back to inserts that do.
+CREATE FUNCTION wal2proto.expect_no_tombstones(rel oid)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog
+AS $fn$
+BEGIN
+    -- (not EXISTS, which would drop the ORDER BY that keeps the planner on
+    -- the index when the table has no tombstone among many of others)
+    PERFORM 1 FROM wal2proto.tombstones WHERE relid = rel
+     ORDER BY relid, key LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'walapply: table % has tombstones', rel::regclass
+            USING ERRCODE = 'triggered_data_change_violation',
+                  HINT = 'walapply inserts into it with statements that look for them.';
+    END IF;
+END
+$fn$;
+
 -- Installs the tombstone trigger on a table with a primary key (or replica
 -- identity index); true when the table has one.
 CREATE FUNCTION wal2proto.track_deletes(rel regclass)

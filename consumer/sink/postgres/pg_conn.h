@@ -76,6 +76,18 @@ class PgConn {
   // skipped).  Returns an error only when the connection is lost.
   Status ReadPipeline(size_t count, bool* failed, std::string* error);
 
+  // Sends `sql`, a simple query of several statements of which one is
+  // COPY ... FROM STDIN, waits for the COPY to start, sends `data` and ends
+  // the COPY, without waiting for the statements after it.  *refused: a
+  // statement before the COPY failed (its error in *error, its SQLSTATE in
+  // last_sqlstate()) and the query is over.  Returns an error only when the
+  // connection is lost.
+  Status SendCopyQuery(const std::string& sql, const std::string& data,
+                       bool* refused, std::string* error);
+  // Reads the remaining results of a query sent with SendCopyQuery; as
+  // ReadPipeline.
+  Status ReadQueryResults(bool* failed, std::string* error);
+
   const std::string& last_sqlstate() const { return last_sqlstate_; }
   PGconn* get() { return conn_.get(); }
 

@@ -53,6 +53,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -153,6 +154,13 @@ class PgSink : public Sink {
     model::TxnInfo info;
     std::vector<model::Change> changes;
     std::vector<PipeQuery> queries;
+    // Or, for a transaction that is one run of inserts: one simple query
+    // (BEGIN, origin set-up, tombstone guard, COPY, COMMIT) and its data.
+    std::string copy_sql;
+    std::string copy_data;
+    uint32_t copy_oid = 0;
+    size_t copy_rows = 0;
+    bool empty() const { return queries.empty() && copy_sql.empty(); }
   };
   using ChangeSource = std::function<Status(
       const std::function<Status(const model::Change&)>&)>;
@@ -180,6 +188,11 @@ class PgSink : public Sink {
   // meet them; *done is false when the caller must insert them otherwise.
   // A unique violation aborts the transaction: it is then applied again
   // without COPY, where each conflict is detected and resolved.
+  // The COPY command of a run of inserts, and its data in *data (binary
+  // when every column allows).
+  std::string CopyCommand(const RelState& rs, const std::string& signature,
+                          const std::vector<model::Change>& changes,
+                          std::string* data);
   Status CopyInserts(const RelState& rs, const std::string& signature,
                      const std::vector<model::Change>& changes, bool* done);
   Status ApplyRow(const TxnCtx& t, const RelState& rs, const model::Change& c);
@@ -249,6 +262,9 @@ class PgSink : public Sink {
   bool binary_off_ = false;     // the target refused binary COPY data
   Batch batch_;
   std::optional<Pipelined> pending_;
+  // Relations (local oid) that had tombstones when a transaction was to be
+  // sent with COPY: their inserts go as statements that look for them.
+  std::set<uint32_t> tombstoned_;
   std::map<const model::Relation*, RelState> relations_;
   std::unordered_map<uint32_t, std::string> origin_nodes_;  // roident -> node
   PgSinkStats stats_;
