@@ -147,6 +147,8 @@ Status PgConn::SendPipeline(const std::vector<PipeQuery>& queries) {
                                      OneLine(PQerrorMessage(c))));
   };
   if (PQenterPipelineMode(c) != 1) return lost("entering pipeline mode");
+  pipeline_results_ = 0;
+  pipeline_prepares_.clear();
   std::vector<const char*> values;
   std::vector<int> lengths, formats;
   for (const PipeQuery& q : queries) {
@@ -159,18 +161,42 @@ Status PgConn::SendPipeline(const std::vector<PipeQuery>& queries) {
       lengths.push_back(p ? static_cast<int>(p->size()) : 0);
       formats.push_back(i < q.binary.size() && q.binary[i] ? 1 : 0);
     }
-    if (PQsendQueryParams(c, q.sql.c_str(), static_cast<int>(values.size()),
-                          nullptr, values.data(), lengths.data(),
-                          formats.data(), 0) != 1) {
+    int n = static_cast<int>(values.size());
+    if (!q.prepared) {
+      if (PQsendQueryParams(c, q.sql.c_str(), n, nullptr, values.data(),
+                            lengths.data(), formats.data(), 0) != 1) {
+        return lost("sending a pipelined query");
+      }
+      pipeline_results_++;
+      continue;
+    }
+    std::string name;
+    auto it = prepared_.find(q.sql);
+    if (it != prepared_.end()) name = it->second;
+    for (const auto& p : pipeline_prepares_) {
+      if (p.sql == q.sql) name = p.name;
+    }
+    if (name.empty()) {
+      // Known as prepared once its result says so (a pipeline that fails
+      // before it skips it).
+      name = fmt::format("w2p_{}",
+                         prepared_.size() + pipeline_prepares_.size() + 1);
+      if (PQsendPrepare(c, name.c_str(), q.sql.c_str(), n, nullptr) != 1)
+        return lost("preparing a pipelined query");
+      pipeline_prepares_.push_back({pipeline_results_++, q.sql, name});
+    }
+    if (PQsendQueryPrepared(c, name.c_str(), n, values.data(), lengths.data(),
+                            formats.data(), 0) != 1) {
       return lost("sending a pipelined query");
     }
+    pipeline_results_++;
   }
   if (PQpipelineSync(c) != 1 || PQflush(c) != 0)
     return lost("sending a pipeline");
   return Status::Ok();
 }
 
-Status PgConn::ReadPipeline(size_t count, bool* failed, std::string* error) {
+Status PgConn::ReadPipeline(bool* failed, std::string* error) {
   if (!conn_) return Status::Retry("target: not connected");
   PGconn* c = conn_.get();
   *failed = false;
@@ -179,10 +205,19 @@ Status PgConn::ReadPipeline(size_t count, bool* failed, std::string* error) {
     return Status::Retry(fmt::format("target: {}: {}", what,
                                      OneLine(PQerrorMessage(c))));
   };
-  for (size_t i = 0; i < count; i++) {
+  size_t next_prepare = 0;
+  for (size_t i = 0; i < pipeline_results_; i++) {
     PgResult res(PQgetResult(c));
     if (!res) return lost("the pipeline ended early");
     ExecStatusType st = PQresultStatus(res.get());
+    if (next_prepare < pipeline_prepares_.size() &&
+        pipeline_prepares_[next_prepare].index == i) {
+      if (st == PGRES_COMMAND_OK) {
+        prepared_.emplace(pipeline_prepares_[next_prepare].sql,
+                          pipeline_prepares_[next_prepare].name);
+      }
+      next_prepare++;
+    }
     if (st == PGRES_FATAL_ERROR && !*failed) {
       *failed = true;
       const char* state = PQresultErrorField(res.get(), PG_DIAG_SQLSTATE);

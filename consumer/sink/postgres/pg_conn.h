@@ -37,11 +37,14 @@ struct PgConnDeleter {
 using Params = std::vector<std::optional<std::string>>;
 
 // One query of a pipeline: its parameters in text format, or in binary
-// format where `binary` says so (empty: all text).
+// format where `binary` says so (empty: all text).  A `prepared` query runs
+// as a named prepared statement, prepared in the pipeline on first use (the
+// server then plans it once rather than each time).
 struct PipeQuery {
   std::string sql;
   Params params;
   std::vector<bool> binary;
+  bool prepared = false;
 };
 
 class PgConn {
@@ -70,11 +73,11 @@ class PgConn {
   // Sends `queries` in pipeline mode, then a sync point, without waiting
   // for their results.  Nothing else may be sent before ReadPipeline.
   Status SendPipeline(const std::vector<PipeQuery>& queries);
-  // Reads the results of the `count` queries sent by SendPipeline and leaves
+  // Reads the results of the queries sent by SendPipeline and leaves
   // pipeline mode.  *failed tells whether a query failed (its error in
   // *error, its SQLSTATE in last_sqlstate(); the queries after it were
   // skipped).  Returns an error only when the connection is lost.
-  Status ReadPipeline(size_t count, bool* failed, std::string* error);
+  Status ReadPipeline(bool* failed, std::string* error);
 
   // Sends `sql`, a simple query of several statements of which one is
   // COPY ... FROM STDIN, waits for the COPY to start, sends `data` and ends
@@ -96,6 +99,15 @@ class PgConn {
 
   std::unique_ptr<PGconn, PgConnDeleter> conn_;
   std::unordered_map<std::string, std::string> prepared_;  // SQL -> name
+  // The pipeline in flight: how many results it will give, and which of
+  // them are statements it prepares (result index -> SQL).
+  struct PipelinePrepare {
+    size_t index;  // of its result
+    std::string sql;
+    std::string name;
+  };
+  size_t pipeline_results_ = 0;
+  std::vector<PipelinePrepare> pipeline_prepares_;
   std::string last_sqlstate_;
 };
 

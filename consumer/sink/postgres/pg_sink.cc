@@ -334,7 +334,7 @@ Status PgSink::Settle() {
   bool failed = false;
   std::string error;
   Status st = p.copy_sql.empty()
-                  ? conn_.ReadPipeline(p.queries.size(), &failed, &error)
+                  ? conn_.ReadPipeline(&failed, &error)
                   : conn_.ReadQueryResults(&failed, &error);
   if (!st.ok()) {
     conn_.Disconnect();
@@ -1700,7 +1700,8 @@ Status PgSink::BuildPipeline(const txn::Transaction& txn, Pipelined* out) {
   q.push_back({"SELECT pg_replication_origin_xact_setup($1, $2)",
                {out->info.end_lsn.ToString(),
                 TimestampText(out->info.commit_time_us)},
-               {}});
+               {},
+               true});
   const model::Relation* run_rel = nullptr;  // the run being gathered
   const RelState* run_rs = nullptr;
   model::ChangeKind run_kind = model::ChangeKind::kInsert;
@@ -1847,9 +1848,15 @@ void PgSink::BuildRun(const RelState& rs,
         "UPDATE {} t SET {} FROM unnest({}) v({}) WHERE {} AND {} RETURNING 1",
         rs.qualified, set, arrays, vnames, cond, SameOriginCond(origin_id_));
   }
+  // The statement's text depends on the run's shape only (table, kind,
+  // columns), so it is prepared once.
+  q.params.push_back(std::to_string(end - begin));
+  q.binary.push_back(false);
   q.sql = fmt::format(
-      "WITH w AS ({}) SELECT wal2proto.expect_rows(count(*), {}) FROM w", dml,
-      end - begin);
+      "WITH w AS ({}) SELECT wal2proto.expect_rows(count(*), ${}::int8) FROM "
+      "w",
+      dml, q.params.size());
+  q.prepared = true;
   out->push_back(std::move(q));
 }
 
