@@ -19,7 +19,12 @@
 #
 #    usage: bench/peer/peer_bench.sh [WALAPPLY]
 #    Environment: ROWS (default 200000), TXN (default 1000), BASE_PORT
-#    (default 55500; ports BASE_PORT..BASE_PORT+3 are used), PG_CONFIG.
+#    (default 55500; ports BASE_PORT..BASE_PORT+4 are used), PG_CONFIG.
+#
+#    walapply runs twice, each time with its own slot and target: with the
+#    target over TCP (127.0.0.1, as every other connection here) and over the
+#    target's local (unix) socket, the way to run walapply on the target's
+#    machine.
 
 set -euo pipefail
 
@@ -111,7 +116,7 @@ wait_marker()
 		fi
 		# A walapply that died will not catch up.
 		if [ -n "$WALAPPLY_PID" ] && ! kill -0 "$WALAPPLY_PID" 2>/dev/null; then
-			echo "walapply exited: $(tail -n 2 "$WORK/walapply.log")" >&2
+			echo "walapply exited: $(tail -q -n 2 "$WORK"/walapply*_slot.log)" >&2
 			return 1
 		fi
 		sleep 0.1
@@ -132,12 +137,13 @@ check()
 
 # ---- clusters and slots ---------------------------------------------------
 
-echo "starting clusters on ports $BASE_PORT-$((BASE_PORT + 3))" >&2
+echo "starting clusters on ports $BASE_PORT-$((BASE_PORT + 4))" >&2
 start src "$BASE_PORT" "$PRELOAD"
 start native $((BASE_PORT + 1))
 start pglogical $((BASE_PORT + 2)) "$PRELOAD"
 start walapply $((BASE_PORT + 3))
-for n in src native pglogical walapply; do
+start walapply_socket $((BASE_PORT + 4))
+for n in src native pglogical walapply walapply_socket; do
 	schema "$n"
 done
 
@@ -151,6 +157,7 @@ q native -c "CREATE SUBSCRIPTION native_sub CONNECTION '$(conn src)'
 # walapply: a wal2proto slot (include-tables at start: the same two tables
 # the publication and the replication set name, not pglogical's own).
 "$WALAPPLY" -d "$(conn src)" -S walapply_slot --create-slot >/dev/null
+"$WALAPPLY" -d "$(conn src)" -S walapply_socket_slot --create-slot >/dev/null
 
 # pglogical: provider and subscriber nodes; the subscription creates its slot
 # once its worker runs, so wait for that and disable it again.
@@ -265,20 +272,26 @@ else
 	STATUS[pglogical]="setup failed"
 fi
 
+# start_walapply SLOT TARGET
 start_walapply()
 {
-	"$WALAPPLY" -d "$(conn src)" -S walapply_slot --start -o origin=none \
+	"$WALAPPLY" -d "$(conn src)" -S "$1" --start -o origin=none \
 		-o include-tables=public.bench_t,public.bench_i \
-		--target "postgresql://127.0.0.1:${PORT[walapply]}/postgres?user=postgres&source=src&node=dst" \
-		2>"$WORK/walapply.log" &
+		--target "$2" 2>"$WORK/$1.log" &
 	WALAPPLY_PID=$!
 }
-timed walapply start_walapply
-if [ -n "$WALAPPLY_PID" ]; then
-	kill -TERM "$WALAPPLY_PID" 2>/dev/null || true
-	wait "$WALAPPLY_PID" 2>/dev/null || true
-	WALAPPLY_PID=
-fi
+stop_walapply()
+{
+	if [ -n "$WALAPPLY_PID" ]; then
+		kill -TERM "$WALAPPLY_PID" 2>/dev/null || true
+		wait "$WALAPPLY_PID" 2>/dev/null || true
+		WALAPPLY_PID=
+	fi
+}
+timed walapply "start_walapply walapply_slot 'postgresql://127.0.0.1:${PORT[walapply]}/postgres?user=postgres&source=src&node=dst'"
+stop_walapply
+timed walapply_socket "start_walapply walapply_socket_slot 'postgresql:///postgres?host=${DIR[walapply_socket]}&port=${PORT[walapply_socket]}&user=postgres&source=src&node=dst'"
+stop_walapply
 
 # ---- report ---------------------------------------------------------------
 
@@ -296,7 +309,7 @@ OUT="$HERE/results-$(date -u +%Y-%m-%d).md"
 	echo
 	echo "| method | phase | changes | seconds | changes/s | ratio to native | status |"
 	echo "|---|---|---:|---:|---:|---:|---|"
-	for m in native pglogical walapply; do
+	for m in native pglogical walapply walapply_socket; do
 		for p in 1 2; do
 			if [ "${STATUS[$m]:-}" = ok ]; then
 				if [ $p = 1 ]; then s=${T1[$m]}; c=$C1; sn=${T1[native]:-}; else s=${T2[$m]}; c=$C2; sn=${T2[native]:-}; fi
