@@ -562,7 +562,7 @@ report()
 		read -r -a wa <<<"${WRITTEN[native]}"
 		read -r -a ca <<<"${COMMITTED[native]}"
 		echo
-		echo "walapply against the targets (p50 under 1 ms, p99 at most 1.5 x native's):"
+		echo "walapply against the bars (p50 under 1 ms, p99 at most 1.5 x native's, same run):"
 		echo
 		for k in written committed; do
 			local p50 p99 n99 r
