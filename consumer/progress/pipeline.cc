@@ -113,10 +113,11 @@ Status Pipeline::MarkIdlePosition(Lsn wal_end) {
   return Status::Ok();
 }
 
-Status Pipeline::FlushSinks() {
+Status Pipeline::FlushSinks(bool wait) {
   for (size_t i = 0; i < sinks_.size(); i++) {
     if (sinks_[i]->HasUnflushed()) {
-      WALAPPLY_RETURN_IF_ERROR(sinks_[i]->Flush());
+      WALAPPLY_RETURN_IF_ERROR(wait ? sinks_[i]->Flush()
+                                    : sinks_[i]->FlushSoon());
     }
     tracker_.SetDurable(i, sinks_[i]->DurableEndLsn());
   }
