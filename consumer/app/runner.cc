@@ -173,9 +173,7 @@ Result<SessionEnd> Runner::Session(stream::ReplicationConnection* conn,
       bool fsync_due = o_.fsync_interval_s == 0 ||
                        SecondsSince(last_flush) >= o_.fsync_interval_s;
       if (pipeline_->HasUnflushed() && fsync_due) {
-        // Without waiting: a flush still under way when the next change
-        // arrives must not hold that change up.
-        WALAPPLY_RETURN_IF_ERROR(pipeline_->FlushSinks(false));
+        WALAPPLY_RETURN_IF_ERROR(pipeline_->FlushSinks());
         last_flush = Clock::now();
       }
       WALAPPLY_RETURN_IF_ERROR(SendStatus(conn, false));
@@ -187,8 +185,6 @@ Result<SessionEnd> Runner::Session(stream::ReplicationConnection* conn,
       if (pipeline_->HasUnflushed() && o_.fsync_interval_s > 0) {
         double left = o_.fsync_interval_s - SecondsSince(last_flush);
         timeout_ms = std::clamp(static_cast<int>(left * 1000), 10, timeout_ms);
-      } else if (pipeline_->HasUnflushed()) {
-        timeout_ms = std::min(timeout_ms, 10);  // a flush under way
       }
       WALAPPLY_RETURN_IF_ERROR(conn->Read(timeout_ms, &msg));
     }

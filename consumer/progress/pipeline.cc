@@ -113,11 +113,10 @@ Status Pipeline::MarkIdlePosition(Lsn wal_end) {
   return Status::Ok();
 }
 
-Status Pipeline::FlushSinks(bool wait) {
+Status Pipeline::FlushSinks() {
   for (size_t i = 0; i < sinks_.size(); i++) {
     if (sinks_[i]->HasUnflushed()) {
-      WALAPPLY_RETURN_IF_ERROR(wait ? sinks_[i]->Flush()
-                                    : sinks_[i]->FlushSoon());
+      WALAPPLY_RETURN_IF_ERROR(sinks_[i]->Flush());
     }
     tracker_.SetDurable(i, sinks_[i]->DurableEndLsn());
   }

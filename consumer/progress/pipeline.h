@@ -62,9 +62,8 @@ class Pipeline {
   // use for.  Does nothing otherwise.
   Status MarkIdlePosition(model::Lsn wal_end);
 
-  // Makes every sink's writes durable and updates their durable positions;
-  // with wait false, a sink may only start that (Sink::FlushSoon).
-  Status FlushSinks(bool wait = true);
+  // Makes every sink's writes durable and updates their durable positions.
+  Status FlushSinks();
   bool HasUnflushed() const;
   // The flush position to report to the source (forward only).
   model::Lsn Confirmable();

@@ -48,11 +48,6 @@ class Sink {
   virtual Status ApplyMessage(const model::Change& message) = 0;
 
   virtual Status Flush() = 0;
-  // As Flush(), for when the stream is merely quiet: a sink whose flush
-  // waits for a server may start it and finish it at a later call instead
-  // of waiting, so that the next transaction is not held up.  Callers keep
-  // calling while HasUnflushed().
-  virtual Status FlushSoon() { return Flush(); }
   virtual bool HasUnflushed() const = 0;
   virtual model::Lsn DurableEndLsn() const = 0;
 

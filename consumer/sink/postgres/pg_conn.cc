@@ -252,32 +252,6 @@ void NoteError(PGresult* res, bool* failed, std::string* error,
 
 }  // namespace
 
-Status PgConn::SendQuery(const std::string& sql, const Params& params) {
-  if (!conn_) return Status::Retry("target: not connected");
-  std::vector<const char*> values;
-  ToPointers(params, &values);
-  if (PQsendQueryParams(conn_.get(), sql.c_str(),
-                        static_cast<int>(values.size()), nullptr,
-                        values.data(), nullptr, nullptr, 0) != 1) {
-    return Status::Retry(fmt::format("target: sending a query failed: {}",
-                                     OneLine(PQerrorMessage(conn_.get()))));
-  }
-  return Status::Ok();
-}
-
-Status PgConn::ReadResult(PgResult* out) {
-  if (!conn_) return Status::Retry("target: not connected");
-  Status st = Check(PQgetResult(conn_.get()), "reading a result", out);
-  while (PGresult* rest = PQgetResult(conn_.get())) PQclear(rest);
-  return st;
-}
-
-bool PgConn::ResultsReady() {
-  if (!conn_) return false;
-  if (PQconsumeInput(conn_.get()) != 1) return true;  // reading will fail
-  return PQisBusy(conn_.get()) == 0;
-}
-
 Status PgConn::SendCopyQuery(const std::string& sql, const std::string& data,
                              bool* refused, std::string* error) {
   if (!conn_) return Status::Retry("target: not connected");

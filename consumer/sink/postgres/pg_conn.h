@@ -91,15 +91,6 @@ class PgConn {
   // ReadPipeline.
   Status ReadQueryResults(bool* failed, std::string* error);
 
-  // Sends a query with text parameters without waiting; its result is read
-  // with ReadResult.
-  Status SendQuery(const std::string& sql, const Params& params);
-  // Reads the result of a query sent with SendQuery.
-  Status ReadResult(PgResult* out);
-  // True when what was sent has its results in (reading them will not
-  // wait); false also when the connection is gone (reading then fails).
-  bool ResultsReady();
-
   const std::string& last_sqlstate() const { return last_sqlstate_; }
   PGconn* get() { return conn_.get(); }
 

@@ -333,38 +333,7 @@ Status PgSink::Apply(const txn::Transaction& txn) {
   return Status::Ok();
 }
 
-Status PgSink::ReadProgress() {
-  progress_in_flight_ = false;
-  PgResult res;
-  Status st = conn_.ReadResult(&res);
-  if (!st.ok()) {
-    if (!conn_.connected()) conn_.Disconnect();
-    return Status::Retry(fmt::format("target {}: {}", name_, st.message()));
-  }
-  auto lsn = Lsn::Parse(PQgetvalue(res.get(), 0, 0));
-  if (lsn && *lsn > durable_end_) durable_end_ = *lsn;
-  if (durable_end_ >= applied_end_) unflushed_ = false;
-  return Status::Ok();
-}
-
-Status PgSink::FlushSoon() {
-  if (!config_.pipeline || !conn_.connected()) return Flush();
-  // Nothing waits here: what is under way is taken when its answer is in.
-  if ((pending_ || progress_in_flight_) && !conn_.ResultsReady())
-    return Status::Ok();
-  if (progress_in_flight_) return ReadProgress();
-  WALAPPLY_RETURN_IF_ERROR(Settle());
-  if (!unflushed_ || !conn_.connected()) return Status::Ok();
-  WALAPPLY_RETURN_IF_ERROR(conn_.SendQuery(
-      "SELECT coalesce(pg_replication_origin_progress($1, true), "
-      "'0/0')::text",
-      {config_.OriginName()}));
-  progress_in_flight_ = true;
-  return Status::Ok();
-}
-
 Status PgSink::Settle() {
-  if (progress_in_flight_) WALAPPLY_RETURN_IF_ERROR(ReadProgress());
   if (!pending_) return Status::Ok();
   Pipelined p = std::move(*pending_);
   pending_.reset();

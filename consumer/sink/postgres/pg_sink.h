@@ -90,9 +90,6 @@ class PgSink : public Sink {
   Status Apply(const txn::Transaction& txn) override;
   Status ApplyMessage(const model::Change& message) override;
   Status Flush() override;
-  // Starts reading the origin's flushed progress and returns; a later call
-  // (or any other) takes the answer.
-  Status FlushSoon() override;
   bool HasUnflushed() const override { return unflushed_; }
   model::Lsn DurableEndLsn() const override { return durable_end_; }
   // Records `lsn` as the origin's progress with a transaction that changes
@@ -181,12 +178,9 @@ class PgSink : public Sink {
   void BuildRun(const RelState& rs, const std::vector<model::Change>& changes,
                 size_t begin, size_t end, const std::string& signature,
                 std::vector<PipeQuery>* out);
-  // Reads the results of the transaction in flight (and of a progress
-  // query in flight); applies the transaction again carefully if a
-  // statement failed.
+  // Reads the results of the transaction in flight; applies it again
+  // carefully if a statement failed.
   Status Settle();
-  // Reads the answer of the progress query FlushSoon sent.
-  Status ReadProgress();
   bool Batchable(const RelState& rs, const model::Change& c,
                  std::string* signature) const;
   Status FlushBatch(const TxnCtx& t);
@@ -268,7 +262,6 @@ class PgSink : public Sink {
   bool binary_off_ = false;     // the target refused binary COPY data
   Batch batch_;
   std::optional<Pipelined> pending_;
-  bool progress_in_flight_ = false;  // FlushSoon's query, unread
   // Relations (local oid) that had tombstones when a transaction was to be
   // sent with COPY: their inserts go as statements that look for them.
   std::set<uint32_t> tombstoned_;
