@@ -1554,9 +1554,9 @@ Status PgSink::CopyInserts(const RelState& rs, const std::string& signature,
       }
       std::string row = "ROW(" + names + ")::text";
       WALAPPLY_RETURN_IF_ERROR(conn_.ExecPrepared(
-          fmt::format("SELECT count(*) FROM unnest({}) v({}) WHERE EXISTS "
-                      "(SELECT 1 FROM wal2proto.tombstones tb WHERE tb.relid "
-                      "= {} AND tb.key = {})",
+          fmt::format("SELECT count(*) FROM unnest({}) v({}) WHERE (SELECT "
+                      "1 FROM wal2proto.tombstones tb WHERE tb.relid = {} AND "
+                      "tb.key = {} LIMIT 1) IS NOT NULL",
                       from, names, rs.local_oid, row),
           params, &res));
       if (PQgetvalue(res.get(), 0, 0)[0] != '0') return Status::Ok();
