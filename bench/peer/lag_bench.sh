@@ -101,11 +101,15 @@ cleanup()
 	set +e
 	[ -n "$WALAPPLY_PID" ] && kill -9 "$WALAPPLY_PID" 2>/dev/null
 	for k in "${!DIR[@]}"; do
+		# Stopping a cluster removes its directory: keep its log.
+		[ $rc -eq 0 ] || cp "${DIR[$k]}/server.log" "$WORK/server-$k.log" 2>/dev/null
 		pgcluster_stop "${DIR[$k]}" >/dev/null 2>&1 || true
+		rm -f "$WORK/cluster-$k"
 	done
 	if [ $rc -eq 0 ]; then
 		rm -rf "$WORK"
 	else
+		rm -f "$WORK/walapply" "$WORK/lag_load"
 		echo "lag_bench: failed (rc $rc); logs kept in $WORK" >&2
 	fi
 }
