@@ -51,7 +51,7 @@ WALAPPLY_PID=
 cleanup()
 {
 	local rc=$? k
-	[ -n "$WALAPPLY_PID" ] && kill -9 "$WALAPPLY_PID" 2>/dev/null
+	[ -n "$WALAPPLY_PID" ] && kill -9 "$WALAPPLY_PID" 2>/dev/null || true
 	for k in "${!DIR[@]}"; do
 		pgcluster_stop "${DIR[$k]}" >/dev/null 2>&1 || true
 	done
