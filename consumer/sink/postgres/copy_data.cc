@@ -407,4 +407,14 @@ void AppendArrayElement(const model::Value& v, std::string* out) {
   out->push_back('"');
 }
 
+void AppendArrayLiteral(const std::vector<const model::Value*>& values,
+                        std::string* out) {
+  out->push_back('{');
+  for (size_t i = 0; i < values.size(); i++) {
+    if (i) out->push_back(',');
+    AppendArrayElement(*values[i], out);
+  }
+  out->push_back('}');
+}
+
 }  // namespace walapply::sink::postgres

@@ -54,6 +54,10 @@ void AppendTextField(const model::Value& value, std::string* out);
 // quotes with '"' and '\' escaped (what array_in reads back).
 void AppendArrayElement(const model::Value& value, std::string* out);
 
+// An array literal of `values`: {e1,e2,...}, each as AppendArrayElement.
+void AppendArrayLiteral(const std::vector<const model::Value*>& values,
+                        std::string* out);
+
 // Numeric text ("-12.3400", "NaN", "Infinity") in numeric_send's layout;
 // false if the text is not a numeric literal.
 bool AppendBinaryNumeric(const std::string& text, std::string* out);

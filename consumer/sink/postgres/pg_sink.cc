@@ -69,6 +69,37 @@ bool HasUnchangedToast(const model::Tuple& row) {
   return false;
 }
 
+// The columns that carry a value in `row`: '1' at their index, '0'
+// elsewhere.  Runs of changes with the same signature share a statement.
+std::string Signature(const model::Relation& rel, const model::Tuple& row) {
+  std::string signature(rel.columns.size(), '0');
+  for (size_t i = 0; i < signature.size(); i++) {
+    if (!Absent(row, static_cast<int>(i))) signature[i] = '1';
+  }
+  return signature;
+}
+
+// Whether a column can be passed as an array and taken apart by unnest():
+// its type is named, and is not itself an array (unnest() would flatten
+// it).
+bool Unnestable(const model::Column& col) {
+  return !col.type_name.empty() && col.type_name.back() != ']';
+}
+
+// Column `col` of the old or new tuples of changes [begin, end).
+std::vector<const model::Value*> ColumnValues(
+    const std::vector<model::Change>& changes, size_t begin, size_t end,
+    int col, bool old_rows) {
+  std::vector<const model::Value*> values;
+  values.reserve(end - begin);
+  for (size_t r = begin; r < end; r++) {
+    const model::Tuple& row =
+        old_rows ? OldTuple(changes[r]) : NewTuple(changes[r]);
+    values.push_back(&row.values(col));
+  }
+  return values;
+}
+
 std::optional<std::string> ParamText(const pb::Value& v) {
   if (v.kind_case() == pb::Value::kMarker) return std::nullopt;
   std::string s;
@@ -1334,11 +1365,7 @@ bool PgSink::Batchable(const RelState& rs, const model::Change& c,
     default:
       return false;
   }
-  const model::Tuple& row = NewTuple(c);
-  signature->assign(rel.columns.size(), '0');
-  for (size_t i = 0; i < rel.columns.size(); i++) {
-    if (!Absent(row, static_cast<int>(i))) (*signature)[i] = '1';
-  }
+  *signature = Signature(rel, NewTuple(c));
   return true;
 }
 
@@ -1376,10 +1403,7 @@ Status PgSink::FlushBatch(const TxnCtx& t) {
   bool over_arrays = false;
   auto rows_from = [&](bool old_rows, const std::vector<int>& cols) {
     bool arrays = true;
-    for (int i : cols) {
-      const std::string& type = rel.columns[i].type_name;
-      arrays &= !type.empty() && type.back() != ']';
-    }
+    for (int i : cols) arrays &= Unnestable(rel.columns[i]);
     if (!arrays) {
       for (const auto& c : changes)
         add_row(old_rows ? OldTuple(c) : NewTuple(c), cols);
@@ -1388,14 +1412,10 @@ Status PgSink::FlushBatch(const TxnCtx& t) {
     over_arrays = true;
     std::string from = "unnest(";
     for (size_t j = 0; j < cols.size(); j++) {
-      std::string literal = "{";
-      for (size_t r = 0; r < changes.size(); r++) {
-        const model::Tuple& row =
-            old_rows ? OldTuple(changes[r]) : NewTuple(changes[r]);
-        if (r) literal.push_back(',');
-        AppendArrayElement(row.values(cols[j]), &literal);
-      }
-      literal.push_back('}');
+      std::string literal;
+      AppendArrayLiteral(
+          ColumnValues(changes, 0, changes.size(), cols[j], old_rows),
+          &literal);
       params.push_back(std::move(literal));
       from += fmt::format("{}${}::{}[]", j ? ", " : "", params.size(),
                           rel.columns[cols[j]].type_name);
@@ -1474,7 +1494,7 @@ Status PgSink::FlushBatch(const TxnCtx& t) {
 std::string PgSink::CopyCommand(const RelState& rs,
                                 const std::string& signature,
                                 const std::vector<model::Change>& changes,
-                                std::string* data) {
+                                std::string* data, bool* binary_out) {
   const model::Relation& rel = *rs.rel;
   std::vector<int> cols;
   std::string names;
@@ -1514,6 +1534,7 @@ std::string PgSink::CopyCommand(const RelState& rs,
       data->push_back('\n');
     }
   }
+  *binary_out = binary;
   return fmt::format("COPY {} ({}) FROM STDIN{}", rs.qualified, names,
                      binary ? " (FORMAT binary)" : "");
 }
@@ -1540,14 +1561,11 @@ Status PgSink::CopyInserts(const RelState& rs, const std::string& signature,
       std::vector<int> key = KeyByName(rel, rs.key);
       for (size_t j = 0; j < key.size(); j++) {
         const model::Column& col = rel.columns[key[j]];
-        if (col.type_name.empty() || col.type_name.back() == ']')
-          return Status::Ok();  // the INSERT path looks
-        std::string literal = "{";
-        for (size_t r = 0; r < changes.size(); r++) {
-          if (r) literal.push_back(',');
-          AppendArrayElement(NewTuple(changes[r]).values(key[j]), &literal);
-        }
-        literal.push_back('}');
+        if (!Unnestable(col)) return Status::Ok();  // the INSERT path looks
+        std::string literal;
+        AppendArrayLiteral(
+            ColumnValues(changes, 0, changes.size(), key[j], false),
+            &literal);
         params.push_back(std::move(literal));
         from += fmt::format("{}${}::{}[]", j ? ", " : "", j + 1, col.type_name);
         names += fmt::format("{}k{}", j ? ", " : "", j);
@@ -1563,8 +1581,8 @@ Status PgSink::CopyInserts(const RelState& rs, const std::string& signature,
     }
   }
   std::string data;
-  std::string copy = CopyCommand(rs, signature, changes, &data);
-  bool binary = copy.find("(FORMAT binary)") != std::string::npos;
+  bool binary = false;
+  std::string copy = CopyCommand(rs, signature, changes, &data, &binary);
   Status st = conn_.CopyIn(copy, data);
   if (!st.ok()) {
     const std::string& state = conn_.last_sqlstate();
@@ -1606,10 +1624,6 @@ bool Pipelinable(const model::Relation& rel, bool full_match,
     }
     return true;
   };
-  auto typed = [&](int i) {
-    const std::string& type = rel.columns[i].type_name;
-    return !type.empty() && type.back() != ']';
-  };
   signature->clear();
   switch (c.kind) {
     case model::ChangeKind::kInsert:
@@ -1620,18 +1634,15 @@ bool Pipelinable(const model::Relation& rel, bool full_match,
     case model::ChangeKind::kDelete:
       if (full_match || !HasOldTuple(c) || !key_ok(OldTuple(c))) return false;
       for (int k : key) {
-        if (!typed(k)) return false;
+        if (!Unnestable(rel.columns[k])) return false;
       }
       return true;
     default:
       return false;
   }
-  const model::Tuple& row = NewTuple(c);
-  signature->assign(rel.columns.size(), '0');
+  *signature = Signature(rel, NewTuple(c));
   for (size_t i = 0; i < rel.columns.size(); i++) {
-    if (Absent(row, static_cast<int>(i))) continue;
-    if (!typed(static_cast<int>(i))) return false;
-    (*signature)[i] = '1';
+    if ((*signature)[i] == '1' && !Unnestable(rel.columns[i])) return false;
   }
   return true;
 }
@@ -1662,13 +1673,8 @@ Status PgSink::BuildPipeline(const txn::Transaction& txn, Pipelined* out) {
   for (const auto& c : changes) {
     if (c.kind == model::ChangeKind::kMessage) continue;
     std::string sig;
-    if (c.kind == model::ChangeKind::kInsert) {
-      const model::Tuple& row = NewTuple(c);
-      sig.assign(RelationOf(c)->columns.size(), '0');
-      for (size_t i = 0; i < sig.size(); i++) {
-        if (!Absent(row, static_cast<int>(i))) sig[i] = '1';
-      }
-    }
+    if (c.kind == model::ChangeKind::kInsert)
+      sig = Signature(*RelationOf(c), NewTuple(c));
     if (c.kind != model::ChangeKind::kInsert ||
         (first && (RelationOf(c) != RelationOf(*first) || sig != signature))) {
       rows = 0;
@@ -1685,7 +1691,9 @@ Status PgSink::BuildPipeline(const txn::Transaction& txn, Pipelined* out) {
     if (!state.ok()) return state.status();
     const RelState& rs = **state;
     if (!rs.skip && !tombstoned_.count(rs.local_oid)) {
-      std::string copy = CopyCommand(rs, signature, changes, &out->copy_data);
+      bool binary = false;
+      std::string copy =
+          CopyCommand(rs, signature, changes, &out->copy_data, &binary);
       out->copy_sql = fmt::format(
           "BEGIN; SELECT pg_replication_origin_xact_setup('{}', '{}'); {}{}; "
           "COMMIT",
@@ -1772,25 +1780,13 @@ void PgSink::BuildRun(const RelState& rs,
   PipeQuery q;
   // One array parameter per column: binary when its type has a binary form
   // here, text otherwise.
-  std::vector<const model::Value*> values;
   auto array = [&](int col, bool old_rows) {
-    values.clear();
-    for (size_t r = begin; r < end; r++) {
-      const model::Tuple& row =
-          old_rows ? OldTuple(changes[r]) : NewTuple(changes[r]);
-      values.push_back(&row.values(col));
-    }
+    std::vector<const model::Value*> values =
+        ColumnValues(changes, begin, end, col, old_rows);
     std::string bytes;
     bool binary = !binary_off_ && rs.binary_oid[col] != 0 &&
                   AppendBinaryArray(rs.binary_oid[col], values, &bytes);
-    if (!binary) {
-      bytes = "{";
-      for (size_t r = 0; r < values.size(); r++) {
-        if (r) bytes.push_back(',');
-        AppendArrayElement(*values[r], &bytes);
-      }
-      bytes.push_back('}');
-    }
+    if (!binary) AppendArrayLiteral(values, &bytes);
     q.params.push_back(std::move(bytes));
     q.binary.push_back(binary);
     return fmt::format("${}::{}[]", q.params.size(),

@@ -189,10 +189,10 @@ class PgSink : public Sink {
   // A unique violation aborts the transaction: it is then applied again
   // without COPY, where each conflict is detected and resolved.
   // The COPY command of a run of inserts, and its data in *data (binary
-  // when every column allows).
+  // when every column allows; *binary says which).
   std::string CopyCommand(const RelState& rs, const std::string& signature,
                           const std::vector<model::Change>& changes,
-                          std::string* data);
+                          std::string* data, bool* binary);
   Status CopyInserts(const RelState& rs, const std::string& signature,
                      const std::vector<model::Change>& changes, bool* done);
   Status ApplyRow(const TxnCtx& t, const RelState& rs, const model::Change& c);
