@@ -28,6 +28,21 @@ step()
 step "dependencies"
 scripts/install-deps.sh
 
+step "keep the test servers' ports out of the range of outgoing connections"
+# The tests' servers listen on fixed ports in 54000-57999, inside Linux's
+# default range for the local ports of outgoing connections (32768-60999):
+# a client connection made by an earlier test can hold one of them, and the
+# server that wants it then fails to start ("Address already in use").
+# Reserved ports are never given to outgoing connections.
+reserved=/proc/sys/net/ipv4/ip_local_reserved_ports
+if [ -w "$reserved" ]; then
+	current=$(cat "$reserved")
+	echo "${current:+$current,}54000-57999" >"$reserved"
+	echo "reserved: $(cat "$reserved")"
+else
+	echo "test.sh: $reserved is not writable; a test server may find its port taken" >&2
+fi
+
 step "build and install the plugin"
 make -j"$jobs"
 make install
