@@ -134,39 +134,11 @@ LOAD=$WORK/lag_load
 cc -O2 -Wall -I"$("${PG_CONFIG:-pg_config}" --includedir)" "$HERE/lag_load.c" \
 	-L"$("${PG_CONFIG:-pg_config}" --libdir)" -lpq -o "$LOAD"
 
-PLUGINS="output_plugin_libraries = 'wal2proto, pgoutput, test_decoding, pglogical_output'"
 PRELOAD=()
 [ $HAVE_PGL = 1 ] && PRELOAD=("shared_preload_libraries = 'pglogical'")
 
-# start NAME PORT [conf lines...]
-start()
-{
-	local name=$1 port=$2
-	shift 2
-	pgcluster_start "$port" "$PLUGINS" "$@" >/dev/null
-	DIR[$name]=$PGCLUSTER_DIR
-	PORT[$name]=$port
-	# Keep the server logs if the run fails.
-	ln -sf "$PGCLUSTER_DIR" "$WORK/cluster-$name"
-}
-
-conn()
-{
-	echo "host=127.0.0.1 port=${PORT[$1]} user=postgres dbname=postgres"
-}
-
-q()
-{
-	local name=$1
-	shift
-	"$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -At -h 127.0.0.1 -p "${PORT[$name]}" \
-		-U postgres -d postgres "$@"
-}
-
-now()
-{
-	date +%s.%N
-}
+# shellcheck source=clusters.sh
+source "$HERE/clusters.sh"
 
 # walapply_gone: walapply was started and has exited since.
 walapply_gone()

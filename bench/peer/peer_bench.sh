@@ -64,33 +64,10 @@ cleanup()
 trap cleanup EXIT
 trap 'exit 143' TERM INT
 
-PLUGINS="output_plugin_libraries = 'wal2proto, pgoutput, test_decoding, pglogical_output'"
 PRELOAD="shared_preload_libraries = 'pglogical'"
 
-# start NAME PORT [conf lines...]
-start()
-{
-	local name=$1 port=$2
-	shift 2
-	pgcluster_start "$port" "$PLUGINS" "$@" >/dev/null
-	DIR[$name]=$PGCLUSTER_DIR
-	PORT[$name]=$port
-	# Keep the server logs if the run fails.
-	ln -sf "$PGCLUSTER_DIR" "$WORK/cluster-$name"
-}
-
-conn()
-{
-	echo "host=127.0.0.1 port=${PORT[$1]} user=postgres dbname=postgres"
-}
-
-q()
-{
-	local name=$1
-	shift
-	"$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -At -h 127.0.0.1 -p "${PORT[$name]}" \
-		-U postgres -d postgres "$@"
-}
+# shellcheck source=clusters.sh
+source "$HERE/clusters.sh"
 
 # Schema on every cluster: bench_t and its publication from bench/setup.sql,
 # and bench_i (same columns) for the insert-only phase.
@@ -101,10 +78,6 @@ schema()
 	           ALTER PUBLICATION bench_pub ADD TABLE bench_i;"
 }
 
-now()
-{
-	date +%s.%N
-}
 
 # wait_marker NAME ID: until the target has bench_t row ID.
 wait_marker()

@@ -1,0 +1,40 @@
+# clusters.sh
+#    Shared by the peer benchmarks (sourced, bash): the clusters of one run,
+#    by name.  The caller sets WORK (a work directory) and PGBIN and declares
+#    the associative arrays DIR and PORT before sourcing; scripts/pgcluster.sh
+#    must be sourced too.
+
+# Every cluster lets slots use each plugin the benchmarks compare.
+PLUGINS="output_plugin_libraries = 'wal2proto, pgoutput, test_decoding, pglogical_output'"
+
+# start NAME PORT [conf lines...]
+start()
+{
+	local name=$1 port=$2
+	shift 2
+	pgcluster_start "$port" "$PLUGINS" "$@" >/dev/null
+	DIR[$name]=$PGCLUSTER_DIR
+	PORT[$name]=$port
+	# Keep the server logs if the run fails.
+	ln -sf "$PGCLUSTER_DIR" "$WORK/cluster-$name"
+}
+
+# conn NAME: the libpq connection string of cluster NAME.
+conn()
+{
+	echo "host=127.0.0.1 port=${PORT[$1]} user=postgres dbname=postgres"
+}
+
+# q NAME psql-arguments...: psql on cluster NAME.
+q()
+{
+	local name=$1
+	shift
+	"$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -At -h 127.0.0.1 -p "${PORT[$name]}" \
+		-U postgres -d postgres "$@"
+}
+
+now()
+{
+	date +%s.%N
+}
