@@ -36,6 +36,7 @@ CREATE TABLE bin_vals (
   tstz timestamptz, iv interval, u uuid, js json, jb jsonb);
 CREATE TABLE nums (id int PRIMARY KEY, n numeric);
 CREATE TABLE plain (id int PRIMARY KEY, t text);
+CREATE TABLE bulk (id int PRIMARY KEY, t text);
 CREATE TABLE keyless (a int, v text);
 ALTER TABLE keyless REPLICA IDENTITY FULL;
 SQL
@@ -173,6 +174,22 @@ wait_applied
 [ "$(e2e_psql_db replay -c "SELECT string_agg(conflict_type || ' ' || resolution || ' ' || (local_row->>'id') || ' ' || (remote_row->>'t'), ',' ORDER BY id) FROM wal2proto.conflicts WHERE relation = 'public.plain'")" = \
 	"insert_exists apply_remote 5 remote,insert_exists apply_remote 20 remote" ] ||
 	fail "the conflicts of the plain table are not logged as expected: $(e2e_psql_db replay -c "SELECT * FROM wal2proto.conflicts WHERE relation = 'public.plain'")"
+
+# Transactions of more inserts than one COPY statement takes (COPYs of at
+# most 500 rows): one that meets nothing, and one that meets a row written
+# on the target in its second COPY (rows 2401..2800 of 2001..3200 when sent
+# ahead, 2501..3000 otherwise); the whole transaction is applied again.
+e2e_psql -c "INSERT INTO bulk SELECT g, 'remote ' || g FROM generate_series(1, 1200) g"
+e2e_psql_db replay -c "INSERT INTO bulk VALUES (2700, 'local')"
+e2e_psql -c "INSERT INTO bulk SELECT g, 'remote ' || g FROM generate_series(2001, 3200) g"
+wait_applied
+[ "$(e2e_digest postgres | grep -E '^bulk ')" = "$(e2e_digest replay | grep -E '^bulk ')" ] ||
+	fail "bulk differs: $(e2e_psql_db replay -c "SELECT count(*), min(id), max(id) FROM bulk")"
+[ "$(e2e_psql_db replay -c "SELECT count(*) FROM bulk")" = 2400 ] ||
+	fail "bulk holds $(e2e_psql_db replay -c "SELECT count(*) FROM bulk") rows, not 2400"
+[ "$(e2e_psql_db replay -c "SELECT string_agg(conflict_type || ' ' || resolution || ' ' || (local_row->>'t') || ' ' || (remote_row->>'t'), ',') FROM wal2proto.conflicts WHERE relation = 'public.bulk'")" = \
+	"insert_exists apply_remote local remote 2700" ] ||
+	fail "the conflict of the bulk table is not logged as expected: $(e2e_psql_db replay -c "SELECT * FROM wal2proto.conflicts WHERE relation = 'public.bulk'")"
 stop_walapply
 
 # Which path each transaction took (the counters walapply prints when it
@@ -186,14 +203,16 @@ stop_walapply
 #  and deletes (arrays, whole-row matching) are not; the bin_vals 100.. run
 #  finds tombstones in its table (guard) and goes row by row.  Second run:
 #  the tombstone-meeting run likewise; the plain COPY run and the plain +
-#  keyless pipeline are sent ahead and applied again row by row, and two
-#  markers (4 sent ahead, 2 applied again).
+#  keyless pipeline are sent ahead and applied again row by row, three
+#  markers and the two bulk transactions are sent ahead, the second applied
+#  again (7 sent ahead, 3 applied again).  In both modes the bulk
+#  transaction that meets a local row is applied again without COPY.
 if [ "$PIPELINE" = off ]; then
 	want="(0 pipelined, 0 of them applied again row by row), * changes (64 inserts by COPY, 1 transactions applied again without COPY)
-(0 pipelined, 0 of them applied again row by row), * changes (0 inserts by COPY, 1 transactions applied again without COPY)"
+(0 pipelined, 0 of them applied again row by row), * changes (1200 inserts by COPY, 2 transactions applied again without COPY)"
 else
 	want="(7 pipelined, 0 of them applied again row by row), * changes (16 inserts by COPY, 1 transactions applied again without COPY)
-(4 pipelined, 2 of them applied again row by row), * changes (0 inserts by COPY, 1 transactions applied again without COPY)"
+(7 pipelined, 3 of them applied again row by row), * changes (1200 inserts by COPY, 2 transactions applied again without COPY)"
 fi
 got=$(grep -o "([0-9]* pipelined, .* transactions applied again without COPY)" "$E2E_WORK/walapply.log" |
 	sed 's/row by row), [0-9]* changes/row by row), * changes/')

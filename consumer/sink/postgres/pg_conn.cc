@@ -252,57 +252,46 @@ void NoteError(PGresult* res, bool* failed, std::string* error,
 
 }  // namespace
 
-Status PgConn::SendCopyQuery(const std::string& sql, const std::string& data,
-                             bool* refused, std::string* error) {
+Status PgConn::CopyQuery(const std::string& sql,
+                         const std::vector<std::string>& pieces, bool* failed,
+                         size_t* copies, std::string* error) {
   if (!conn_) return Status::Retry("target: not connected");
   PGconn* c = conn_.get();
-  *refused = false;
+  *failed = false;
+  *copies = 0;
   last_sqlstate_.clear();
   auto lost = [&](const char* what) {
     return Status::Retry(fmt::format("target: {}: {}", what,
                                      OneLine(PQerrorMessage(c))));
   };
   if (PQsendQuery(c, sql.c_str()) != 1) return lost("sending a COPY query");
-  for (;;) {
-    PgResult res(PQgetResult(c));
-    if (!res) {
-      if (*refused && connected()) return Status::Ok();
-      return lost("the query ended before its COPY");
-    }
-    ExecStatusType st = PQresultStatus(res.get());
-    if (st == PGRES_COPY_IN) break;
-    if (st == PGRES_FATAL_ERROR)
-      NoteError(res.get(), refused, error, &last_sqlstate_);
-  }
-  constexpr size_t kPiece = 1 << 20;
-  for (size_t at = 0; at < data.size(); at += kPiece) {
-    size_t n = std::min(kPiece, data.size() - at);
-    if (PQputCopyData(c, data.data() + at, static_cast<int>(n)) != 1)
-      return lost("sending COPY data");
-  }
-  if (PQputCopyEnd(c, nullptr) != 1 || PQflush(c) != 0)
-    return lost("ending COPY data");
-  return Status::Ok();
-}
-
-Status PgConn::ReadQueryResults(bool* failed, std::string* error) {
-  if (!conn_) return Status::Retry("target: not connected");
-  *failed = false;
-  last_sqlstate_.clear();
-  while (PGresult* raw = PQgetResult(conn_.get())) {
+  while (PGresult* raw = PQgetResult(c)) {
     PgResult res(raw);
     ExecStatusType st = PQresultStatus(res.get());
-    if (st == PGRES_FATAL_ERROR) {
+    if (st == PGRES_COPY_IN) {
+      if (*copies == pieces.size()) {
+        // More COPYs than pieces: the caller's mistake, not the server's.
+        if (PQputCopyEnd(c, "walapply: no data for this COPY") != 1)
+          return lost("ending COPY data");
+        continue;
+      }
+      const std::string& data = pieces[(*copies)++];
+      constexpr size_t kPiece = 1 << 20;
+      for (size_t at = 0; at < data.size(); at += kPiece) {
+        size_t n = std::min(kPiece, data.size() - at);
+        if (PQputCopyData(c, data.data() + at, static_cast<int>(n)) != 1)
+          return lost("sending COPY data");
+      }
+      if (PQputCopyEnd(c, nullptr) != 1 || PQflush(c) != 0)
+        return lost("ending COPY data");
+    } else if (st == PGRES_FATAL_ERROR) {
       NoteError(res.get(), failed, error, &last_sqlstate_);
     } else if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
       return Status::Retry(fmt::format(
           "target: unexpected result {} of a COPY query", PQresStatus(st)));
     }
   }
-  if (!connected()) {
-    return Status::Retry(fmt::format("target: connection lost: {}",
-                                     OneLine(PQerrorMessage(conn_.get()))));
-  }
+  if (!connected()) return lost("connection lost");
   return Status::Ok();
 }
 

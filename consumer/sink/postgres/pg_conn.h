@@ -79,17 +79,16 @@ class PgConn {
   // skipped).  Returns an error only when the connection is lost.
   Status ReadPipeline(bool* failed, std::string* error);
 
-  // Sends `sql`, a simple query of several statements of which one is
-  // COPY ... FROM STDIN, waits for the COPY to start, sends `data` and ends
-  // the COPY, without waiting for the statements after it.  *refused: a
-  // statement before the COPY failed (its error in *error, its SQLSTATE in
-  // last_sqlstate()) and the query is over.  Returns an error only when the
-  // connection is lost.
-  Status SendCopyQuery(const std::string& sql, const std::string& data,
-                       bool* refused, std::string* error);
-  // Reads the remaining results of a query sent with SendCopyQuery; as
-  // ReadPipeline.
-  Status ReadQueryResults(bool* failed, std::string* error);
+  // Runs `sql`, a simple query of several statements of which some are
+  // COPY ... FROM STDIN, and sends pieces[i], in COPY's format, as the input
+  // of the i-th COPY, each when the server asks for it; reads every result.
+  // *failed tells whether a statement failed (its error in *error, its
+  // SQLSTATE in last_sqlstate(); the statements after it did not run), and
+  // *copies how many COPYs had started by then.  Returns an error only when
+  // the connection is lost.
+  Status CopyQuery(const std::string& sql,
+                   const std::vector<std::string>& pieces, bool* failed,
+                   size_t* copies, std::string* error);
 
   const std::string& last_sqlstate() const { return last_sqlstate_; }
   PGconn* get() { return conn_.get(); }

@@ -45,7 +45,9 @@
 // Changes to relations of schema wal2proto are never applied: those are the
 // node's own bookkeeping.
 //
-// Not thread-safe.
+// Not thread-safe.  A transaction sent with COPY is fed to the server by
+// a courier thread (courier.h) while the next one is built; the connection
+// is the courier's until Settle() has waited for it.
 
 #pragma once
 
@@ -58,6 +60,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "sink/postgres/courier.h"
 #include "sink/postgres/pg_conn.h"
 #include "sink/postgres/pg_target.h"
 #include "sink/postgres/resolution.h"
@@ -157,7 +160,7 @@ class PgSink : public Sink {
     // Or, for a transaction that is one run of inserts: one simple query
     // (BEGIN, origin set-up, tombstone guard, COPY, COMMIT) and its data.
     std::string copy_sql;
-    std::string copy_data;
+    std::vector<std::string> copy_pieces;  // one per COPY
     uint32_t copy_oid = 0;
     size_t copy_rows = 0;
     bool empty() const { return queries.empty() && copy_sql.empty(); }
@@ -188,11 +191,12 @@ class PgSink : public Sink {
   // meet them; *done is false when the caller must insert them otherwise.
   // A unique violation aborts the transaction: it is then applied again
   // without COPY, where each conflict is detected and resolved.
-  // The COPY command of a run of inserts, and its data in *data (binary
-  // when every column allows; *binary says which).
+  // The COPY command of a run of inserts, and its data in *pieces, one
+  // piece per COPY of at most a few hundred rows (binary when every column
+  // allows; *binary says which).
   std::string CopyCommand(const RelState& rs, const std::string& signature,
                           const std::vector<model::Change>& changes,
-                          std::string* data, bool* binary);
+                          std::vector<std::string>* pieces, bool* binary);
   Status CopyInserts(const RelState& rs, const std::string& signature,
                      const std::vector<model::Change>& changes, bool* done);
   Status ApplyRow(const TxnCtx& t, const RelState& rs, const model::Change& c);
@@ -262,6 +266,14 @@ class PgSink : public Sink {
   bool binary_off_ = false;     // the target refused binary COPY data
   Batch batch_;
   std::optional<Pipelined> pending_;
+  // Sends the COPY transaction in flight (pending_) and reads its results.
+  Courier courier_;
+  struct CopyResult {
+    Status status;
+    bool failed = false;
+    size_t copies = 0;  // COPYs started before a failure
+    std::string error;
+  } copy_result_;  // written by the courier
   // Relations (local oid) that had tombstones when a transaction was to be
   // sent with COPY: their inserts go as statements that look for them.
   std::set<uint32_t> tombstoned_;
