@@ -85,6 +85,33 @@ BEGIN
 END
 $fn$;
 
+-- The same, row by row, for partitioned tables.  A DELETE aimed at one
+-- partition fires that partition's triggers only, and partitions take no
+-- transition tables; a row trigger on the partitioned table is cloned to
+-- every partition (and to those attached later).  TG_ARGV[0] is the root
+-- of the partition tree, under which the tombstones of all its partitions
+-- are kept; the other arguments name the key columns.
+CREATE FUNCTION wal2proto.record_tombstone_row()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog
+SET timezone = 'UTC'
+SET datestyle = 'ISO'
+SET intervalstyle = 'postgres'
+SET extra_float_digits = 3
+SET bytea_output = 'hex'
+AS $fn$
+BEGIN
+    EXECUTE format('INSERT INTO wal2proto.tombstones (relid, key) '
+                   'SELECT %s, ROW(%s)::text FROM (SELECT ($1).*) d',
+                   TG_ARGV[0],
+                   (SELECT string_agg(format('d.%I', a), ', ')
+                      FROM unnest(TG_ARGV[1:]) AS a))
+        USING OLD;
+    RETURN NULL;
+END
+$fn$;
+
 -- Raises an error unless a statement changed as many rows as expected.
 -- walapply sends the statements of a transaction ahead of their results
 -- (pipeline mode); a statement that meets a conflict changes fewer rows, and
@@ -129,42 +156,53 @@ END
 $fn$;
 
 -- Installs the tombstone trigger on a table with a primary key (or replica
--- identity index); true when the table has one.
+-- identity index), or for a partition on the root of its partition tree;
+-- true when the table has such a key.
 CREATE FUNCTION wal2proto.track_deletes(rel regclass)
 RETURNS boolean
 LANGUAGE plpgsql
 SET search_path = pg_catalog
 AS $fn$
 DECLARE
+    root regclass := coalesce(pg_partition_root(rel), rel);
     cols text;
 BEGIN
     IF EXISTS (SELECT 1 FROM pg_trigger
-               WHERE tgrelid = rel AND tgname = 'wal2proto_tombstone') THEN
+               WHERE tgrelid = root AND tgname = 'wal2proto_tombstone') THEN
         RETURN true;
     END IF;
     SELECT string_agg(quote_literal(a.attname), ', ' ORDER BY a.attname) INTO cols
       FROM pg_index i JOIN pg_attribute a
         ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey)
-     WHERE i.indrelid = rel AND i.indisprimary;
+     WHERE i.indrelid = root AND i.indisprimary;
     IF cols IS NULL THEN
         SELECT string_agg(quote_literal(a.attname), ', ' ORDER BY a.attname) INTO cols
           FROM pg_index i JOIN pg_attribute a
             ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey)
-         WHERE i.indrelid = rel AND i.indisreplident;
+         WHERE i.indrelid = root AND i.indisreplident;
     END IF;
     IF cols IS NULL THEN
         RETURN false;
     END IF;
-    BEGIN
+    IF (SELECT relkind FROM pg_class WHERE oid = root) = 'p' THEN
+        -- A partition tree: a row trigger, cloned to every partition.
         EXECUTE format('CREATE TRIGGER wal2proto_tombstone AFTER DELETE ON %s '
-                       'REFERENCING OLD TABLE AS wal2proto_deleted FOR EACH STATEMENT '
-                       'EXECUTE FUNCTION wal2proto.record_tombstones(%s)',
-                       rel, cols);
-    EXCEPTION WHEN feature_not_supported OR wrong_object_type THEN
-        -- Partitions and inheritance children take no transition tables.
-        RETURN false;
-    END;
-    EXECUTE format('ALTER TABLE %s ENABLE ALWAYS TRIGGER wal2proto_tombstone', rel);
+                       'FOR EACH ROW '
+                       'EXECUTE FUNCTION wal2proto.record_tombstone_row(%s, %s)',
+                       root, root::oid, cols);
+    ELSE
+        BEGIN
+            EXECUTE format('CREATE TRIGGER wal2proto_tombstone AFTER DELETE ON %s '
+                           'REFERENCING OLD TABLE AS wal2proto_deleted FOR EACH STATEMENT '
+                           'EXECUTE FUNCTION wal2proto.record_tombstones(%s)',
+                           root, cols);
+        EXCEPTION WHEN feature_not_supported OR wrong_object_type THEN
+            -- Inheritance children take no transition tables.
+            RETURN false;
+        END;
+    END IF;
+    -- (on a partitioned table, this reaches the partitions' clones too)
+    EXECUTE format('ALTER TABLE %s ENABLE ALWAYS TRIGGER wal2proto_tombstone', root);
     RETURN true;
 END
 $fn$;

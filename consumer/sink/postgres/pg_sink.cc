@@ -538,7 +538,8 @@ Result<PgSink::RelState*> PgSink::State(const model::RelationPtr& rel) {
   }
   PgResult res;
   WALAPPLY_RETURN_IF_ERROR(
-      conn_.ExecPrepared("SELECT c.oid FROM pg_class c JOIN pg_namespace n ON "
+      conn_.ExecPrepared("SELECT c.oid, coalesce(pg_partition_root(c.oid), "
+                         "c.oid)::oid FROM pg_class c JOIN pg_namespace n ON "
                          "n.oid = c.relnamespace "
                          "WHERE n.nspname = $1 AND c.relname = $2",
                          {rel->schema, rel->name}, &res));
@@ -548,6 +549,8 @@ Result<PgSink::RelState*> PgSink::State(const model::RelationPtr& rel) {
   }
   rs.local_oid = static_cast<uint32_t>(
       std::strtoul(PQgetvalue(res.get(), 0, 0), nullptr, 10));
+  rs.tomb_oid = static_cast<uint32_t>(
+      std::strtoul(PQgetvalue(res.get(), 0, 1), nullptr, 10));
 
   for (size_t i = 0; i < rel->columns.size(); i++) {
     if (rel->columns[i].primary_key) rs.key.push_back(static_cast<int>(i));
@@ -836,7 +839,7 @@ Status PgSink::FindTombstone(const RelState& rs, const model::Tuple& key_row,
           "SELECT {} FROM wal2proto.tombstones{} WHERE t.relid = {} AND "
           "t.key = {} ORDER BY pg_xact_commit_timestamp(t.xmin) DESC NULLS "
           "FIRST LIMIT 1 FOR UPDATE OF t",
-          kLocalColumns, kRowAlias, rs.local_oid, key),
+          kLocalColumns, kRowAlias, rs.tomb_oid, key),
       params, &res));
   if (PQntuples(res.get()) == 0) return Status::Ok();
   ReadLocal(res.get(), 0, 0, out);
@@ -855,7 +858,7 @@ Status PgSink::TouchTombstone(const RelState& rs, const model::Tuple& key_row) {
   return conn_.ExecPrepared(
       fmt::format(
           "INSERT INTO wal2proto.tombstones (relid, key) VALUES ({}, {})",
-          rs.local_oid, key),
+          rs.tomb_oid, key),
       params);
 }
 
@@ -866,7 +869,7 @@ Status PgSink::DropTombstone(const RelState& rs, const model::Tuple& key_row) {
   return conn_.ExecPrepared(
       fmt::format(
           "DELETE FROM wal2proto.tombstones WHERE relid = {} AND key = {}",
-          rs.local_oid, key),
+          rs.tomb_oid, key),
       params);
 }
 
@@ -1117,7 +1120,7 @@ Status PgSink::ApplyInsert(const TxnCtx& t, const RelState& rs,
             "wal2proto.tombstones WHERE relid = {} AND key = {}) ON CONFLICT "
             "DO "
             "NOTHING",
-            rs.qualified, names, values, rs.local_oid, key);
+            rs.qualified, names, values, rs.tomb_oid, key);
       }
     }
     if (!sql.empty()) {
@@ -1465,7 +1468,7 @@ Status PgSink::FlushBatch(const TxnCtx& t) {
           "INSERT INTO {} ({}) SELECT * FROM (VALUES {}) v({}) WHERE (SELECT "
           "1 FROM wal2proto.tombstones tb WHERE tb.relid = {} AND tb.key = "
           "{} LIMIT 1) IS NULL ON CONFLICT DO NOTHING",
-          rs.qualified, names, rows, names, rs.local_oid, key);
+          rs.qualified, names, rows, names, rs.tomb_oid, key);
     }
   } else if (kind == model::ChangeKind::kDelete) {
     std::string knames, cond;
@@ -1611,7 +1614,7 @@ Status PgSink::CopyInserts(const RelState& rs, const std::string& signature,
     WALAPPLY_RETURN_IF_ERROR(conn_.ExecPrepared(
         "SELECT count(*) FROM (SELECT 1 FROM wal2proto.tombstones WHERE "
         "relid = $1 ORDER BY relid, key LIMIT 1) s",
-        {std::to_string(rs.local_oid)}, &res));
+        {std::to_string(rs.tomb_oid)}, &res));
     if (PQgetvalue(res.get(), 0, 0)[0] != '0') {
       Params params;
       std::string from, names;
@@ -1632,7 +1635,7 @@ Status PgSink::CopyInserts(const RelState& rs, const std::string& signature,
           fmt::format("SELECT count(*) FROM unnest({}) v({}) WHERE (SELECT "
                       "1 FROM wal2proto.tombstones tb WHERE tb.relid = {} AND "
                       "tb.key = {} LIMIT 1) IS NOT NULL",
-                      from, names, rs.local_oid, row),
+                      from, names, rs.tomb_oid, row),
           params, &res));
       if (PQgetvalue(res.get(), 0, 0)[0] != '0') return Status::Ok();
     }
@@ -1751,7 +1754,7 @@ Status PgSink::BuildPipeline(const txn::Transaction& txn, Pipelined* out) {
     auto state = State(RelationOf(*first));
     if (!state.ok()) return state.status();
     const RelState& rs = **state;
-    if (!rs.skip && !tombstoned_.count(rs.local_oid)) {
+    if (!rs.skip && !tombstoned_.count(rs.tomb_oid)) {
       bool binary = false;
       std::string copy =
           CopyCommand(rs, signature, changes, &out->copy_pieces, &binary);
@@ -1760,11 +1763,11 @@ Status PgSink::BuildPipeline(const txn::Transaction& txn, Pipelined* out) {
           out->info.end_lsn.ToString(), TimestampText(out->info.commit_time_us),
           rs.full_match ? ""
                         : fmt::format("SELECT wal2proto.expect_no_tombstones({}); ",
-                                      rs.local_oid));
+                                      rs.tomb_oid));
       for (size_t i = 0; i < out->copy_pieces.size(); i++)
         out->copy_sql += copy + "; ";
       out->copy_sql += "COMMIT";
-      out->copy_oid = rs.local_oid;
+      out->copy_oid = rs.tomb_oid;
       out->copy_rows = rows;
       return Status::Ok();
     }
@@ -1876,7 +1879,7 @@ void PgSink::BuildRun(const RelState& rs,
           "BY relid, key LIMIT 1) IS NULL OR (SELECT 1 FROM "
           "wal2proto.tombstones tb WHERE tb.relid = {} AND tb.key = {} LIMIT "
           "1) IS NULL",
-          rs.local_oid, rs.local_oid, TombstoneKey(rel, rs.key, [&](int i) {
+          rs.tomb_oid, rs.tomb_oid, TombstoneKey(rel, rs.key, [&](int i) {
             return "v." + Ident(rel.columns[i].name);
           }));
     }

@@ -110,6 +110,10 @@ class PgSink : public Sink {
     std::string qualified;  // "schema"."table"
     std::string display;    // schema.table
     uint32_t local_oid = 0;
+    // The relation its tombstones are kept under: the root of its partition
+    // tree, so that a row keeps its tombstone whichever partition a delete
+    // named (its own oid for any other table).
+    uint32_t tomb_oid = 0;
     bool skip = false;        // schema wal2proto
     bool full_match = false;  // no key: rows are found by every column
     std::vector<int> key;     // column indexes of the key
