@@ -112,6 +112,23 @@ BEGIN
 END
 $fn$;
 
+-- A TRUNCATE leaves one tombstone for the whole table: key '*' (never the
+-- text of a row, which starts with "("), or '*OID' for partition OID, kept
+-- under the root of its partition tree.  TG_ARGV[0] is the table or root,
+-- TG_ARGV[1] the partition if any.  walapply records the truncates it
+-- applies itself.
+CREATE FUNCTION wal2proto.record_truncate()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog
+AS $fn$
+BEGIN
+    INSERT INTO wal2proto.tombstones (relid, key)
+    VALUES (TG_ARGV[0]::oid, '*' || coalesce(TG_ARGV[1], ''));
+    RETURN NULL;
+END
+$fn$;
+
 -- Raises an error unless a statement changed as many rows as expected.
 -- walapply sends the statements of a transaction ahead of their results
 -- (pipeline mode); a statement that meets a conflict changes fewer rows, and
@@ -155,9 +172,9 @@ BEGIN
 END
 $fn$;
 
--- Installs the tombstone trigger on a table with a primary key (or replica
--- identity index), or for a partition on the root of its partition tree;
--- true when the table has such a key.
+-- Installs the tombstone triggers (deletes, truncates) on a table with a
+-- primary key (or replica identity index), or for a partition on the root
+-- of its partition tree; true when the table has such a key.
 CREATE FUNCTION wal2proto.track_deletes(rel regclass)
 RETURNS boolean
 LANGUAGE plpgsql
@@ -165,8 +182,24 @@ SET search_path = pg_catalog
 AS $fn$
 DECLARE
     root regclass := coalesce(pg_partition_root(rel), rel);
+    part regclass;
     cols text;
 BEGIN
+    -- Truncate triggers are not cloned to partitions: each partition there
+    -- is now gets its own (a partition attached later has none, and a
+    -- TRUNCATE aimed at it leaves no tombstone).
+    FOR part IN SELECT relid FROM pg_partition_tree(root)
+                 WHERE relid <> root AND isleaf
+                UNION ALL SELECT root LOOP
+        IF NOT EXISTS (SELECT 1 FROM pg_trigger
+                       WHERE tgrelid = part AND tgname = 'wal2proto_truncate') THEN
+            EXECUTE format('CREATE TRIGGER wal2proto_truncate AFTER TRUNCATE ON %s '
+                           'FOR EACH STATEMENT EXECUTE FUNCTION wal2proto.record_truncate(%s%s)',
+                           part, root::oid,
+                           CASE WHEN part = root THEN '' ELSE ', ' || part::oid END);
+            EXECUTE format('ALTER TABLE %s ENABLE ALWAYS TRIGGER wal2proto_truncate', part);
+        END IF;
+    END LOOP;
     IF EXISTS (SELECT 1 FROM pg_trigger
                WHERE tgrelid = root AND tgname = 'wal2proto_tombstone') THEN
         RETURN true;

@@ -41,6 +41,16 @@ const char kLocalColumns[] =
     "coalesce(t.xmin = xid(pg_current_xact_id_if_assigned()), false)";
 const char kRowAlias[] = " t";
 
+// The origin check of the fast paths: the row was last written by this
+// link's source, or by the current transaction.
+std::string SameOriginCond(uint32_t origin_id) {
+  return fmt::format(
+      "(coalesce((pg_xact_commit_timestamp_origin(t.xmin)).roident = {}, "
+      "false) OR "
+      "coalesce(t.xmin = xid(pg_current_xact_id_if_assigned()), false))",
+      origin_id);
+}
+
 // Oids below this are PostgreSQL's own types, the same in every cluster.
 constexpr uint32_t kFirstUserOid = 16384;
 
@@ -664,7 +674,7 @@ Status PgSink::ApplyChange(const TxnCtx& t, const model::Change& c) {
       return Status::Ok();
     case model::ChangeKind::kTruncate:
       WALAPPLY_RETURN_IF_ERROR(FlushBatch(t));
-      return ApplyTruncate(c);
+      return ApplyTruncate(t, c);
     default:
       break;
   }
@@ -706,14 +716,67 @@ Status PgSink::ApplyRow(const TxnCtx& t, const RelState& rs,
   }
 }
 
-Status PgSink::ApplyTruncate(const model::Change& c) {
-  std::string sql = "TRUNCATE ";
-  int n = 0;
+Status PgSink::ApplyTruncate(const TxnCtx& t, const model::Change& c) {
+  // A TRUNCATE deletes every row.  Rows this source wrote last go without a
+  // word (it truncated them knowingly).  A row another origin wrote is met
+  // as a delete would meet it: it stays, and its conflict is logged, when
+  // it beats the truncate by the table's resolution (under last_update_wins:
+  // a row written after it).  Either way a tombstone of the whole table (or
+  // partition) keeps older changes that arrive later from bringing rows
+  // back.
+  std::string whole;  // the relations truncated as they are
   for (const auto& rel : TruncatedOf(c)) {
     if (rel->schema == "wal2proto") continue;
-    sql += (n++ ? ", " : "") + Ident(rel->schema) + "." + Ident(rel->name);
+    auto state = State(rel);
+    if (!state.ok()) return state.status();
+    const RelState& rs = **state;
+    if (rs.skip) continue;
+    std::string kept;  // ctids, as an array literal
+    if (rs.policy != Policy::kApplyRemote) {
+      PgResult res;
+      WALAPPLY_RETURN_IF_ERROR(conn_.Exec(
+          fmt::format("SELECT {} FROM ONLY {}{} WHERE NOT {} FOR UPDATE OF t",
+                      kLocalColumns, rs.qualified, kRowAlias,
+                      SameOriginCond(origin_id_)),
+          &res));
+      // (policy error stops the link at the first row newer than the
+      // truncate)
+      Policy rule = rs.policy == Policy::kError ? Policy::kLastUpdateWins
+                                                : rs.policy;
+      for (int r = 0; r < PQntuples(res.get()); r++) {
+        Local local;
+        ReadLocal(res.get(), r, 0, &local);
+        auto node = OriginNode(local.roident);
+        if (!node.ok()) return node.status();
+        local.version.node = local.origin_known ? *node : "";
+        if (RemoteWins(rule, local.version, t.remote)) continue;
+        bool apply = false;
+        WALAPPLY_RETURN_IF_ERROR(ResolveAll(
+            t, rs, {{ConflictType::kDeleteOriginDiffers, local}}, nullptr,
+            true, &apply));
+        if (!apply)
+          kept += fmt::format("{}\"{}\"", kept.empty() ? "" : ",", local.ctid);
+      }
+    }
+    if (kept.empty()) {
+      whole += (whole.empty() ? "" : ", ") + rs.qualified;
+    } else {
+      // The rows that lose go one by one (leaving their own tombstones).
+      WALAPPLY_RETURN_IF_ERROR(conn_.ExecParams(
+          fmt::format("DELETE FROM ONLY {} t WHERE NOT (t.ctid = ANY "
+                      "($1::tid[]))",
+                      rs.qualified),
+          {"{" + kept + "}"}));
+    }
+    WALAPPLY_RETURN_IF_ERROR(conn_.ExecParams(
+        fmt::format("INSERT INTO wal2proto.tombstones (relid, key) VALUES "
+                    "({}, $1)",
+                    rs.tomb_oid),
+        {rs.local_oid == rs.tomb_oid ? std::string("*")
+                                     : fmt::format("*{}", rs.local_oid)}));
   }
-  if (n == 0) return Status::Ok();
+  if (whole.empty()) return Status::Ok();
+  std::string sql = "TRUNCATE " + whole;
   if (c.restart_identity) sql += " RESTART IDENTITY";
   if (c.cascade) sql += " CASCADE";
   return conn_.Exec(sql);
@@ -799,6 +862,15 @@ std::vector<int> KeyByName(const model::Relation& rel,
 }
 
 // A tombstone's key as wal2proto.record_tombstones() builds it: the text of
+// The keys of the tombstones a TRUNCATE leaves (none is the text of a row,
+// which starts with "("): '*' for a whole table or partition tree, '*OID'
+// for one partition; they are kept under the tree's root, as the others.
+// Every tombstone lookup looks for them too: a key was deleted when its row
+// was, or when its table or partition was truncated.
+std::string TruncateKeys(uint32_t local_oid) {
+  return fmt::format("'*', '*{}'", local_oid);
+}
+
 // ROW(k1, k2, ...) over the key columns in the order of their names, under
 // the session's fixed settings.  expr(i) is the SQL of column i's value.
 template <typename Expr>
@@ -837,9 +909,9 @@ Status PgSink::FindTombstone(const RelState& rs, const model::Tuple& key_row,
   WALAPPLY_RETURN_IF_ERROR(conn_.ExecPrepared(
       fmt::format(
           "SELECT {} FROM wal2proto.tombstones{} WHERE t.relid = {} AND "
-          "t.key = {} ORDER BY pg_xact_commit_timestamp(t.xmin) DESC NULLS "
-          "FIRST LIMIT 1 FOR UPDATE OF t",
-          kLocalColumns, kRowAlias, rs.tomb_oid, key),
+          "t.key IN ({}, {}) ORDER BY pg_xact_commit_timestamp(t.xmin) DESC "
+          "NULLS FIRST LIMIT 1 FOR UPDATE OF t",
+          kLocalColumns, kRowAlias, rs.tomb_oid, key, TruncateKeys(rs.local_oid)),
       params, &res));
   if (PQntuples(res.get()) == 0) return Status::Ok();
   ReadLocal(res.get(), 0, 0, out);
@@ -1055,15 +1127,6 @@ std::vector<int> MatchColumns(const model::Relation& rel) {
   return cols;
 }
 
-// The origin check of the fast paths: the row was last written by this
-// link's source, or by the current transaction.
-std::string SameOriginCond(uint32_t origin_id) {
-  return fmt::format(
-      "(coalesce((pg_xact_commit_timestamp_origin(t.xmin)).roident = {}, "
-      "false) OR "
-      "coalesce(t.xmin = xid(pg_current_xact_id_if_assigned()), false))",
-      origin_id);
-}
 
 // "t.k = $n::type AND ..." over the key columns of `row`; false when a key
 // value is missing or NULL (no row can match).
@@ -1117,10 +1180,9 @@ Status PgSink::ApplyInsert(const TxnCtx& t, const RelState& rs,
       if (ok) {
         sql = fmt::format(
             "INSERT INTO {} ({}) SELECT {} WHERE NOT EXISTS (SELECT 1 FROM "
-            "wal2proto.tombstones WHERE relid = {} AND key = {}) ON CONFLICT "
-            "DO "
-            "NOTHING",
-            rs.qualified, names, values, rs.tomb_oid, key);
+            "wal2proto.tombstones WHERE relid = {} AND key IN ({}, {})) ON "
+            "CONFLICT DO NOTHING",
+            rs.qualified, names, values, rs.tomb_oid, key, TruncateKeys(rs.local_oid));
       }
     }
     if (!sql.empty()) {
@@ -1466,9 +1528,9 @@ Status PgSink::FlushBatch(const TxnCtx& t) {
       });
       sql = fmt::format(
           "INSERT INTO {} ({}) SELECT * FROM (VALUES {}) v({}) WHERE (SELECT "
-          "1 FROM wal2proto.tombstones tb WHERE tb.relid = {} AND tb.key = "
-          "{} LIMIT 1) IS NULL ON CONFLICT DO NOTHING",
-          rs.qualified, names, rows, names, rs.tomb_oid, key);
+          "1 FROM wal2proto.tombstones tb WHERE tb.relid = {} AND tb.key IN "
+          "({}, {}) LIMIT 1) IS NULL ON CONFLICT DO NOTHING",
+          rs.qualified, names, rows, names, rs.tomb_oid, key, TruncateKeys(rs.local_oid));
     }
   } else if (kind == model::ChangeKind::kDelete) {
     std::string knames, cond;
@@ -1634,8 +1696,8 @@ Status PgSink::CopyInserts(const RelState& rs, const std::string& signature,
       WALAPPLY_RETURN_IF_ERROR(conn_.ExecPrepared(
           fmt::format("SELECT count(*) FROM unnest({}) v({}) WHERE (SELECT "
                       "1 FROM wal2proto.tombstones tb WHERE tb.relid = {} AND "
-                      "tb.key = {} LIMIT 1) IS NOT NULL",
-                      from, names, rs.tomb_oid, row),
+                      "tb.key IN ({}, {}) LIMIT 1) IS NOT NULL",
+                      from, names, rs.tomb_oid, row, TruncateKeys(rs.local_oid)),
           params, &res));
       if (PQgetvalue(res.get(), 0, 0)[0] != '0') return Status::Ok();
     }
@@ -1877,11 +1939,12 @@ void PgSink::BuildRun(const RelState& rs,
       tombstones = fmt::format(
           " WHERE (SELECT 1 FROM wal2proto.tombstones WHERE relid = {} ORDER "
           "BY relid, key LIMIT 1) IS NULL OR (SELECT 1 FROM "
-          "wal2proto.tombstones tb WHERE tb.relid = {} AND tb.key = {} LIMIT "
-          "1) IS NULL",
-          rs.tomb_oid, rs.tomb_oid, TombstoneKey(rel, rs.key, [&](int i) {
-            return "v." + Ident(rel.columns[i].name);
-          }));
+          "wal2proto.tombstones tb WHERE tb.relid = {} AND tb.key IN ({}, {}) "
+          "LIMIT 1) IS NULL",
+          rs.tomb_oid, rs.tomb_oid,
+          TombstoneKey(rel, rs.key,
+                       [&](int i) { return "v." + Ident(rel.columns[i].name); }),
+          TruncateKeys(rs.local_oid));
     }
     dml = fmt::format(
         "INSERT INTO {} ({}) SELECT * FROM unnest({}) v({}){} RETURNING 1",

@@ -217,7 +217,7 @@ class PgSink : public Sink {
                      const model::Change& c);
   Status ApplyDelete(const TxnCtx& t, const RelState& rs,
                      const model::Change& c);
-  Status ApplyTruncate(const model::Change& c);
+  Status ApplyTruncate(const TxnCtx& t, const model::Change& c);
 
   // Looks up the row whose columns `cols` equal `row`'s values (FOR UPDATE).
   Status FindRow(const RelState& rs, const std::vector<int>& cols,
