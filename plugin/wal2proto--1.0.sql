@@ -76,6 +76,11 @@ SET extra_float_digits = 3
 SET bytea_output = 'hex'
 AS $fn$
 BEGIN
+    -- (not in a walapply session that applies its source's deletes without
+    -- tombstones: applied_tombstones=off, for a node with one peer)
+    IF current_setting('wal2proto.applied_tombstones', true) = 'off' THEN
+        RETURN NULL;
+    END IF;
     -- One statement per DELETE statement; TG_ARGV names the key columns.
     EXECUTE format('INSERT INTO wal2proto.tombstones (relid, key) '
                    'SELECT %s, ROW(%s)::text FROM wal2proto_deleted',
@@ -102,6 +107,9 @@ SET extra_float_digits = 3
 SET bytea_output = 'hex'
 AS $fn$
 BEGIN
+    IF current_setting('wal2proto.applied_tombstones', true) = 'off' THEN
+        RETURN NULL;
+    END IF;
     EXECUTE format('INSERT INTO wal2proto.tombstones (relid, key) '
                    'SELECT %s, ROW(%s)::text FROM (SELECT ($1).*) d',
                    TG_ARGV[0],

@@ -21,10 +21,12 @@
 #    Environment: ROWS (default 200000), TXN (default 1000), BASE_PORT
 #    (default 55500; ports BASE_PORT..BASE_PORT+4 are used), PG_CONFIG.
 #
-#    walapply runs twice, each time with its own slot and target: with the
-#    target over TCP (127.0.0.1, as every other connection here) and over the
-#    target's local (unix) socket, the way to run walapply on the target's
-#    machine.
+#    walapply runs twice, each time with its own slot and target (over TCP,
+#    127.0.0.1, as every other connection here): as a link of any mesh
+#    (walapply: every delete it applies leaves a tombstone) and as the link
+#    of a two-node topology (walapply_pair: applied_tombstones=off, what
+#    `walapply init/run` set for two nodes, where a delete a link applies
+#    can never meet an older change from a third node).
 
 set -euo pipefail
 
@@ -141,8 +143,8 @@ start src "$BASE_PORT" "$PRELOAD"
 start native $((BASE_PORT + 1))
 start pglogical $((BASE_PORT + 2)) "$PRELOAD"
 start walapply $((BASE_PORT + 3))
-start walapply_socket $((BASE_PORT + 4))
-for n in src native pglogical walapply walapply_socket; do
+start walapply_pair $((BASE_PORT + 4))
+for n in src native pglogical walapply walapply_pair; do
 	schema "$n"
 done
 
@@ -156,7 +158,7 @@ q native -c "CREATE SUBSCRIPTION native_sub CONNECTION '$(conn src)'
 # walapply: a wal2proto slot (include-tables at start: the same two tables
 # the publication and the replication set name, not pglogical's own).
 "$WALAPPLY" -d "$(conn src)" -S walapply_slot --create-slot >/dev/null
-"$WALAPPLY" -d "$(conn src)" -S walapply_socket_slot --create-slot >/dev/null
+"$WALAPPLY" -d "$(conn src)" -S walapply_pair_slot --create-slot >/dev/null
 
 # pglogical: provider and subscriber nodes; the subscription creates its slot
 # once its worker runs, so wait for that and disable it again.
@@ -287,7 +289,7 @@ stop_walapply()
 }
 timed walapply "start_walapply walapply_slot 'postgresql://127.0.0.1:${PORT[walapply]}/postgres?user=postgres&source=src&node=dst'"
 stop_walapply
-timed walapply_socket "start_walapply walapply_socket_slot 'postgresql:///postgres?host=${DIR[walapply_socket]}&port=${PORT[walapply_socket]}&user=postgres&source=src&node=dst'"
+timed walapply_pair "start_walapply walapply_pair_slot 'postgresql://127.0.0.1:${PORT[walapply_pair]}/postgres?user=postgres&source=src&node=dst&applied_tombstones=off'"
 stop_walapply
 
 # ---- report ---------------------------------------------------------------
@@ -306,7 +308,7 @@ OUT="$HERE/results-$(date -u +%Y-%m-%d).md"
 	echo
 	echo "| method | phase | changes | seconds | changes/s | ratio to native | status |"
 	echo "|---|---|---:|---:|---:|---:|---|"
-	for m in native pglogical walapply walapply_socket; do
+	for m in native pglogical walapply walapply_pair; do
 		for p in 1 2; do
 			if [ "${STATUS[$m]:-}" = ok ]; then
 				if [ $p = 1 ]; then s=${T1[$m]}; c=$C1; sn=${T1[native]:-}; else s=${T2[$m]}; c=$C2; sn=${T2[native]:-}; fi

@@ -443,6 +443,9 @@ std::string TargetUri(const Topology& topology, const Link& link) {
     params.emplace_back("tombstone_retention",
                         std::to_string(*topology.tombstone_retention_s));
   }
+  // Two nodes: each is the other's one peer, and a delete it applies can
+  // never meet an older change from a third node.
+  if (topology.nodes.size() == 2) params.emplace_back("applied_tombstones", "off");
   const std::string& c = link.target->conninfo;
   std::string uri;
   if (c.rfind("postgresql://", 0) == 0 || c.rfind("postgres://", 0) == 0) {

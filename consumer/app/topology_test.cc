@@ -103,6 +103,7 @@ TEST_CASE("topology: a full mesh in file order", "[app]") {
     CHECK(c->delta_columns.at("public.counters") ==
           std::vector<std::string>{"hits", "misses"});
     CHECK(c->tombstone_retention_s == 60);
+    CHECK(c->applied_tombstones);  // three nodes: every delete leaves one
   }
   CHECK(sink::postgres::ParseTarget(to_a)->conninfo == "host=h1 dbname=app");
   CHECK(sink::postgres::ParseTarget(to_b)->conninfo ==
@@ -114,11 +115,16 @@ TEST_CASE("topology: a full mesh in file order", "[app]") {
   CHECK_FALSE(t->Replicates("wal2proto", "conflicts"));
 }
 
-TEST_CASE("topology: defaults add nothing to the target", "[app]") {
+TEST_CASE("topology: defaults add nothing to the target but the two-node setting",
+          "[app]") {
   TempYaml f(kTwo);
   auto t = LoadTopology(f.path());
   REQUIRE(t.ok());
-  CHECK(TargetUri(*t, t->Links()[0]) == "postgresql:host=h2 source=a node=b");
+  // Two nodes: each is the other's one peer (see applied_tombstones).
+  CHECK(TargetUri(*t, t->Links()[0]) ==
+        "postgresql:host=h2 source=a node=b applied_tombstones=off");
+  CHECK_FALSE(
+      sink::postgres::ParseTarget(TargetUri(*t, t->Links()[0]))->applied_tombstones);
   CHECK(PluginOptions(*t) ==
         std::vector<std::string>{"origin=none", "exclude-tables=wal2proto.*"});
   CHECK(t->Replicates("anything", "at_all"));

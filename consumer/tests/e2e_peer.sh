@@ -21,11 +21,18 @@
 #    of the counters table counts on both nodes (delta apply), and the
 #    conflicts each link counted are exactly the rows in its node's log.
 #
-#    usage: e2e_peer.sh PATH_TO_WALAPPLY
+#    With "pair", both links run with applied_tombstones=off (the setting
+#    of a two-node topology: deletes a link applies leave no tombstone), and
+#    everything above must hold all the same.
+#
+#    usage: e2e_peer.sh PATH_TO_WALAPPLY [pair]
 
 source "$(dirname "$0")/e2e_peer_lib.sh"
 # Counters: every increment counts, on every node (delta apply).
 PEER_TARGET_EXTRA="&delta.public.counters=n"
+if [ "${2:-}" = pair ]; then
+	PEER_TARGET_EXTRA+="&applied_tombstones=off"
+fi
 
 peer_start a 55480
 peer_start b 55481
@@ -131,7 +138,27 @@ $expect_a"
 $got_b
 expected:
 $expect_b"
-echo "e2e: phase 1: rows and conflict logs as expected on both nodes"
+# Tombstones of another origin: those the deletes a link applied leave
+# through the trigger (on a: acc 3 and 600, and users 1 and 3, rows that
+# lost to b's rows on the e-mail key; on b: users 3, likewise), and those
+# walapply writes itself (a delete of a missing row, acc 4 on a; a remote
+# insert that loses to another key's row, users 1 on b).  With
+# applied_tombstones=off only the latter.
+remote_tombstones()
+{
+	peer_psql "$1" -c "SELECT string_agg(relid::regclass || ' ' || key, ', ' ORDER BY relid::regclass::text, key)
+	                     FROM wal2proto.tombstones
+	                    WHERE (pg_xact_commit_timestamp_origin(xmin)).roident <> 0"
+}
+if [ "${2:-}" = pair ]; then
+	expect_tombs="acc (4) | users (1)"
+else
+	expect_tombs="acc (3), acc (4), acc (600), users (1), users (3) | users (1), users (3)"
+fi
+got_tombs="$(remote_tombstones a) | $(remote_tombstones b)"
+[ "$got_tombs" = "$expect_tombs" ] ||
+	fail "tombstones of other origins on a | b: $got_tombs, expected $expect_tombs"
+echo "e2e: phase 1: rows, conflict logs and tombstones as expected on both nodes"
 
 # ---- phase 2 -------------------------------------------------------------
 # Each node: 300 transactions of random updates of a hot set of 20 rows,

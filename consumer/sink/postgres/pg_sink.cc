@@ -207,7 +207,10 @@ Status PgSink::Connect() {
       // row.
       "SET plan_cache_mode = force_generic_plan; "
       "SET search_path = pg_catalog; "
+      // Read by the tombstone triggers (applied_tombstones=off: two nodes).
+      "SET wal2proto.applied_tombstones = {}; "
       "SET application_name = {}",
+      config_.applied_tombstones ? "on" : "off",
       Literal("walapply " + config_.source_node + "->" + config_.local_node))));
   {
     // Conflict detection reads every local row's commit time and origin.

@@ -103,6 +103,15 @@ bool TakeParam(const std::string& uri, const std::string& key,
       return false;
     }
     config->pipeline = value == "on";
+  } else if (key == "applied_tombstones") {
+    if (value != "on" && value != "off") {
+      *error = fmt::format(
+          "invalid --target \"{}\": applied_tombstones \"{}\" is not on or "
+          "off",
+          uri, value);
+      return false;
+    }
+    config->applied_tombstones = value == "on";
   } else if (key == "tombstone_retention") {
     char* end = nullptr;
     long long v = std::strtoll(value.c_str(), &end, 10);

@@ -45,6 +45,11 @@ struct TargetConfig {
   std::map<std::string, std::vector<std::string>> delta_columns;
   int64_t tombstone_retention_s = 7 * 86400;
   bool pipeline = true;
+  // Whether deletes this link applies leave tombstones.  Off is right only
+  // when the source is the node's one peer (two nodes): every later change
+  // of the same key then comes from that source, newer than the delete,
+  // and only a third node's older change could need the tombstone.
+  bool applied_tombstones = true;
 
   std::string OriginName() const { return "wal2proto_" + source_node; }
   Policy PolicyFor(const std::string& schema, const std::string& table) const;

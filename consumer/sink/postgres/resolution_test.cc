@@ -126,6 +126,24 @@ TEST_CASE("postgresql targets: counter columns", "[sink][postgres]") {
   CHECK_FALSE(ParseTarget("postgresql://h/db?source=a&node=b&delta.s.c=").ok());
 }
 
+TEST_CASE("postgresql targets: pipeline and applied_tombstones switches",
+          "[sink][postgres]") {
+  auto d = ParseTarget("postgresql://h/db?source=a&node=b");
+  REQUIRE(d.ok());
+  CHECK(d->pipeline);
+  CHECK(d->applied_tombstones);  // safe whatever the number of nodes
+  auto c = ParseTarget(
+      "postgresql://h/db?source=a&node=b&pipeline=off&applied_tombstones=off");
+  REQUIRE(c.ok());
+  CHECK(c->conninfo == "postgresql://h/db");
+  CHECK_FALSE(c->pipeline);
+  CHECK_FALSE(c->applied_tombstones);
+  auto bad = ParseTarget("postgresql://h/db?source=a&node=b&applied_tombstones=no");
+  REQUIRE_FALSE(bad.ok());
+  CHECK(bad.status().message().find("applied_tombstones \"no\" is not on or off") !=
+        std::string::npos);
+}
+
 TEST_CASE("postgresql: conninfo strings", "[sink][postgres]") {
   auto c =
       ParseTarget("postgresql:host=h port=5 source=a node=b dbname='my db'");
