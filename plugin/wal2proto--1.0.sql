@@ -65,6 +65,13 @@ CREATE TABLE wal2proto.tombstones (
 );
 CREATE INDEX tombstones_key ON wal2proto.tombstones (relid, key);
 
+-- The tombstone trigger.  On a table, a statement trigger: one INSERT per
+-- DELETE statement, from its transition table.  On a partitioned table, a
+-- row trigger, which PostgreSQL clones to every partition (and to those
+-- attached later): a DELETE aimed at one partition fires that partition's
+-- triggers only, and partitions take no transition tables.  TG_ARGV[0] is
+-- the relation the tombstones are kept under (the table, or the root of its
+-- partition tree); the other arguments name the key columns.
 CREATE FUNCTION wal2proto.record_tombstones()
 RETURNS trigger
 LANGUAGE plpgsql
@@ -75,47 +82,25 @@ SET intervalstyle = 'postgres'
 SET extra_float_digits = 3
 SET bytea_output = 'hex'
 AS $fn$
+DECLARE
+    key text := (SELECT string_agg(format('d.%I', a), ', ')
+                   FROM unnest(TG_ARGV[1:]) AS a);
 BEGIN
     -- (not in a walapply session that applies its source's deletes without
     -- tombstones: applied_tombstones=off, for a node with one peer)
     IF current_setting('wal2proto.applied_tombstones', true) = 'off' THEN
         RETURN NULL;
     END IF;
-    -- One statement per DELETE statement; TG_ARGV names the key columns.
-    EXECUTE format('INSERT INTO wal2proto.tombstones (relid, key) '
-                   'SELECT %s, ROW(%s)::text FROM wal2proto_deleted',
-                   TG_RELID,
-                   (SELECT string_agg(format('%I', a), ', ') FROM unnest(TG_ARGV) AS a));
-    RETURN NULL;
-END
-$fn$;
-
--- The same, row by row, for partitioned tables.  A DELETE aimed at one
--- partition fires that partition's triggers only, and partitions take no
--- transition tables; a row trigger on the partitioned table is cloned to
--- every partition (and to those attached later).  TG_ARGV[0] is the root
--- of the partition tree, under which the tombstones of all its partitions
--- are kept; the other arguments name the key columns.
-CREATE FUNCTION wal2proto.record_tombstone_row()
-RETURNS trigger
-LANGUAGE plpgsql
-SET search_path = pg_catalog
-SET timezone = 'UTC'
-SET datestyle = 'ISO'
-SET intervalstyle = 'postgres'
-SET extra_float_digits = 3
-SET bytea_output = 'hex'
-AS $fn$
-BEGIN
-    IF current_setting('wal2proto.applied_tombstones', true) = 'off' THEN
-        RETURN NULL;
+    IF TG_LEVEL = 'STATEMENT' THEN
+        EXECUTE format('INSERT INTO wal2proto.tombstones (relid, key) '
+                       'SELECT %s, ROW(%s)::text FROM wal2proto_deleted d',
+                       TG_ARGV[0], key);
+    ELSE
+        EXECUTE format('INSERT INTO wal2proto.tombstones (relid, key) '
+                       'SELECT %s, ROW(%s)::text FROM (SELECT ($1).*) d',
+                       TG_ARGV[0], key)
+            USING OLD;
     END IF;
-    EXECUTE format('INSERT INTO wal2proto.tombstones (relid, key) '
-                   'SELECT %s, ROW(%s)::text FROM (SELECT ($1).*) d',
-                   TG_ARGV[0],
-                   (SELECT string_agg(format('d.%I', a), ', ')
-                      FROM unnest(TG_ARGV[1:]) AS a))
-        USING OLD;
     RETURN NULL;
 END
 $fn$;
@@ -229,14 +214,14 @@ BEGIN
         -- A partition tree: a row trigger, cloned to every partition.
         EXECUTE format('CREATE TRIGGER wal2proto_tombstone AFTER DELETE ON %s '
                        'FOR EACH ROW '
-                       'EXECUTE FUNCTION wal2proto.record_tombstone_row(%s, %s)',
+                       'EXECUTE FUNCTION wal2proto.record_tombstones(%s, %s)',
                        root, root::oid, cols);
     ELSE
         BEGIN
             EXECUTE format('CREATE TRIGGER wal2proto_tombstone AFTER DELETE ON %s '
                            'REFERENCING OLD TABLE AS wal2proto_deleted FOR EACH STATEMENT '
-                           'EXECUTE FUNCTION wal2proto.record_tombstones(%s)',
-                           root, cols);
+                           'EXECUTE FUNCTION wal2proto.record_tombstones(%s, %s)',
+                           root, root::oid, cols);
         EXCEPTION WHEN feature_not_supported OR wrong_object_type THEN
             -- Inheritance children take no transition tables.
             RETURN false;

@@ -97,19 +97,8 @@ users 2|x@example.org|from b
 4|r@example.org|init"
 got_rows="$(peer_psql a -c "SELECT id, v, note FROM acc WHERE id IN (1, 2, 3, 4, 5, 500, 600) ORDER BY id")
 users $(peer_psql a -c "SELECT * FROM users ORDER BY id")"
-[ "$got_rows" = "$expect_rows" ] || fail "rows after phase 1:
-$got_rows
-expected:
-$expect_rows"
+peer_expect "rows after phase 1" "$got_rows" "$expect_rows"
 
-conflicts_of()
-{
-	peer_psql "$1" -c "SELECT relation, conflict_type, resolution,
-	                          coalesce(remote_row->>'id', '-'),
-	                          local_origin IS NOT NULL, remote_origin
-	                     FROM wal2proto.conflicts
-	                    ORDER BY relation, remote_row->>'id', conflict_type"
-}
 expect_a="public.acc|update_origin_differs|apply_remote|1|t|b
 public.acc|update_deleted|apply_remote|2|t|b
 public.acc|delete_origin_differs|apply_remote|3|t|b
@@ -128,16 +117,8 @@ public.acc|insert_exists|keep_local|500|t|a
 public.acc|insert_deleted|keep_local|600|t|a
 public.users|insert_exists|keep_local|1|t|a
 public.users|update_exists|keep_local|3|t|a"
-got_a=$(conflicts_of a)
-got_b=$(conflicts_of b)
-[ "$got_a" = "$expect_a" ] || fail "conflicts logged on a:
-$got_a
-expected:
-$expect_a"
-[ "$got_b" = "$expect_b" ] || fail "conflicts logged on b:
-$got_b
-expected:
-$expect_b"
+peer_expect "conflicts logged on a" "$(peer_conflicts a)" "$expect_a"
+peer_expect "conflicts logged on b" "$(peer_conflicts b)" "$expect_b"
 # Tombstones of another origin: those the deletes a link applied leave
 # through the trigger (on a: acc 3 and 600, and users 1 and 3, rows that
 # lost to b's rows on the e-mail key; on b: users 3, likewise), and those

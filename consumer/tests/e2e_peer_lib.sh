@@ -113,6 +113,29 @@ peer_unlink()
 	unset "PEER_LINK_PID[$1-$2]"
 }
 
+# peer_conflicts NAME: node NAME's conflict log, one line per conflict:
+# relation|type|resolution|row id|local origin known|remote origin (the row
+# id is the remote row's, or the local row's for a change that carries
+# none, such as a truncate), ordered by relation, id and type.
+peer_conflicts()
+{
+	peer_psql "$1" -c "SELECT relation, conflict_type, resolution,
+	                          coalesce(remote_row->>'id', local_row->>'id', '-'),
+	                          local_origin IS NOT NULL, remote_origin
+	                     FROM wal2proto.conflicts
+	                    ORDER BY relation, coalesce(remote_row->>'id', local_row->>'id')::int,
+	                             conflict_type"
+}
+
+# peer_expect WHAT GOT EXPECTED: fails, showing both, unless they are equal.
+peer_expect()
+{
+	[ "$2" = "$3" ] || fail "$1:
+$2
+expected:
+$3"
+}
+
 # Digest of every table of schema public, one line per table.
 peer_digest()
 {

@@ -68,19 +68,8 @@ peer_wait_converged 30 a b
 expect_rows="1|2|99|b
 2|13|33|b"
 got_rows=$(peer_psql a -c "SELECT region, id, v, note FROM m WHERE id IN (1, 2, 13, 600) ORDER BY id")
-[ "$got_rows" = "$expect_rows" ] || fail "rows after the conflicts:
-$got_rows
-expected:
-$expect_rows"
+peer_expect "rows after the conflicts" "$got_rows" "$expect_rows"
 
-conflicts_of()
-{
-	peer_psql "$1" -c "SELECT relation, conflict_type, resolution,
-	                          coalesce(remote_row->>'id', '-'),
-	                          local_origin IS NOT NULL, remote_origin
-	                     FROM wal2proto.conflicts
-	                    ORDER BY relation, (remote_row->>'id')::int, conflict_type"
-}
 expect_a="public.m_1|delete_origin_differs|apply_remote|1|t|b
 public.m_1|update_deleted|apply_remote|2|t|b
 public.m_2|update_deleted|apply_remote|13|t|b
@@ -89,16 +78,8 @@ expect_b="public.m_1|update_deleted|keep_local|1|t|a
 public.m_1|delete_origin_differs|keep_local|2|t|a
 public.m_2|delete_origin_differs|keep_local|13|t|a
 public.m_2|insert_deleted|keep_local|600|t|a"
-got_a=$(conflicts_of a)
-got_b=$(conflicts_of b)
-[ "$got_a" = "$expect_a" ] || fail "conflicts logged on a:
-$got_a
-expected:
-$expect_a"
-[ "$got_b" = "$expect_b" ] || fail "conflicts logged on b:
-$got_b
-expected:
-$expect_b"
+peer_expect "conflicts logged on a" "$(peer_conflicts a)" "$expect_a"
+peer_expect "conflicts logged on b" "$(peer_conflicts b)" "$expect_b"
 echo "e2e: conflicts: rows and conflict logs as expected on both nodes"
 
 # ---- concurrent workload -----------------------------------------------------

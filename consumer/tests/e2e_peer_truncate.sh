@@ -66,34 +66,15 @@ pm 1|60|2|a
 2|50|1|a"
 got_rows="tr $(peer_psql a -c "SELECT * FROM tr ORDER BY id")
 pm $(peer_psql a -c "SELECT * FROM pm ORDER BY region, id")"
-[ "$got_rows" = "$expect_rows" ] || fail "rows after the truncates:
-$got_rows
-expected:
-$expect_rows"
+peer_expect "rows after the truncates" "$got_rows" "$expect_rows"
 
-conflicts_of()
-{
-	peer_psql "$1" -c "SELECT relation, conflict_type, resolution,
-	                          coalesce(remote_row->>'id', local_row->>'id'),
-	                          local_origin IS NOT NULL, remote_origin
-	                     FROM wal2proto.conflicts
-	                    ORDER BY relation, coalesce(remote_row->>'id', local_row->>'id')::int, conflict_type"
-}
 expect_a="public.pm_1|delete_origin_differs|keep_local|60|t|b
 public.tr|delete_origin_differs|keep_local|20|t|b"
 expect_b="public.pm_1|update_deleted|keep_local|1|t|a
 public.tr|update_deleted|keep_local|1|t|a
 public.tr|insert_deleted|keep_local|10|t|a"
-got_a=$(conflicts_of a)
-got_b=$(conflicts_of b)
-[ "$got_a" = "$expect_a" ] || fail "conflicts logged on a:
-$got_a
-expected:
-$expect_a"
-[ "$got_b" = "$expect_b" ] || fail "conflicts logged on b:
-$got_b
-expected:
-$expect_b"
+peer_expect "conflicts logged on a" "$(peer_conflicts a)" "$expect_a"
+peer_expect "conflicts logged on b" "$(peer_conflicts b)" "$expect_b"
 peer_unlink a b
 peer_unlink b a
 echo "e2e_peer_truncate: OK"
