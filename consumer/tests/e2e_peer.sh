@@ -43,13 +43,7 @@ SCHEMA="CREATE TABLE acc (id int PRIMARY KEY, v int NOT NULL, note text);
         ALTER TABLE counters REPLICA IDENTITY FULL;
         ALTER TABLE acc REPLICA IDENTITY FULL;
         ALTER TABLE users REPLICA IDENTITY FULL;"
-for n in a b; do
-	peer_psql $n -c "$SCHEMA"
-done
-peer_slot a b
-peer_slot b a
-peer_link a b
-peer_link b a
+peer_two_way "$SCHEMA"
 
 # Initial rows, written on a only and replicated to b.
 peer_psql a -c "INSERT INTO acc SELECT g, 0, 'init' FROM generate_series(1, 100) g"
@@ -166,12 +160,7 @@ COMMIT;"
 	done >"$PEER_WORK/load-$node.sql"
 	peer_psql "$node" -f "$PEER_WORK/load-$node.sql" >/dev/null
 }
-workload a 11 &
-LA=$!
-workload b 22 &
-LB=$!
-wait $LA || fail "workload on a failed"
-wait $LB || fail "workload on b failed"
+peer_both workload 11 22
 peer_wait_converged 90 a b
 for n in a b; do
 	ev=$(peer_psql $n -c "SELECT count(*) FROM events")

@@ -113,6 +113,33 @@ peer_unlink()
 	unset "PEER_LINK_PID[$1-$2]"
 }
 
+# peer_two_way SCHEMA: nodes a and b (started) get SCHEMA, and the links
+# a -> b and b -> a start.
+peer_two_way()
+{
+	local n
+	for n in a b; do
+		peer_psql $n -c "$1"
+	done
+	peer_slot a b
+	peer_slot b a
+	peer_link a b
+	peer_link b a
+}
+
+# peer_both FUNCTION SEED_A SEED_B: runs "FUNCTION a SEED_A" and "FUNCTION b
+# SEED_B" at once (a workload on each node); fails if either fails.
+peer_both()
+{
+	local fn=$1 pa pb
+	"$fn" a "$2" &
+	pa=$!
+	"$fn" b "$3" &
+	pb=$!
+	wait $pa || fail "$fn on a failed"
+	wait $pb || fail "$fn on b failed"
+}
+
 # peer_conflicts NAME: node NAME's conflict log, one line per conflict:
 # relation|type|resolution|row id|local origin known|remote origin (the row
 # id is the remote row's, or the local row's for a change that carries

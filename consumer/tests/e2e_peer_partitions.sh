@@ -27,13 +27,7 @@ SCHEMA="CREATE TABLE m (region int, id int, v int NOT NULL, note text,
                         PRIMARY KEY (region, id)) PARTITION BY LIST (region);
         CREATE TABLE m_1 PARTITION OF m FOR VALUES IN (1);
         CREATE TABLE m_2 PARTITION OF m FOR VALUES IN (2);"
-for n in a b; do
-	peer_psql $n -c "$SCHEMA"
-done
-peer_slot a b
-peer_slot b a
-peer_link a b
-peer_link b a
+peer_two_way "$SCHEMA"
 
 peer_psql a -c "INSERT INTO m SELECT 1 + (g > 10)::int, g, 0, 'init' FROM generate_series(1, 20) g"
 peer_wait_converged 30 a b
@@ -98,12 +92,7 @@ COMMIT;"
 	done >"$PEER_WORK/load-$node.sql"
 	peer_psql "$node" -f "$PEER_WORK/load-$node.sql" >/dev/null
 }
-workload a 5 &
-LA=$!
-workload b 6 &
-LB=$!
-wait $LA || fail "workload on a failed"
-wait $LB || fail "workload on b failed"
+peer_both workload 5 6
 peer_wait_converged 90 a b
 peer_unlink a b
 peer_unlink b a

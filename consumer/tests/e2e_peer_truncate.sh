@@ -26,13 +26,7 @@ SCHEMA="CREATE TABLE tr (id int PRIMARY KEY, v int NOT NULL, note text);
                          PRIMARY KEY (region, id)) PARTITION BY LIST (region);
         CREATE TABLE pm_1 PARTITION OF pm FOR VALUES IN (1);
         CREATE TABLE pm_2 PARTITION OF pm FOR VALUES IN (2);"
-for n in a b; do
-	peer_psql $n -c "$SCHEMA"
-done
-peer_slot a b
-peer_slot b a
-peer_link a b
-peer_link b a
+peer_two_way "$SCHEMA"
 
 peer_psql a -c "INSERT INTO tr SELECT g, 0, 'init' FROM generate_series(1, 5) g"
 peer_psql a -c "INSERT INTO pm SELECT 1 + (g > 3)::int, g, 0, 'init' FROM generate_series(1, 6) g"
