@@ -736,10 +736,13 @@ Status PgSink::ApplyTruncate(const TxnCtx& t, const model::Change& c) {
     if (rs.skip) continue;
     std::string kept;  // ctids, as an array literal
     if (rs.policy != Policy::kApplyRemote) {
+      // The lock TRUNCATE would take, first: no row may be written between
+      // the look at the rows and their deletion.
       PgResult res;
       WALAPPLY_RETURN_IF_ERROR(conn_.Exec(
-          fmt::format("SELECT {} FROM ONLY {}{} WHERE NOT {} FOR UPDATE OF t",
-                      kLocalColumns, rs.qualified, kRowAlias,
+          fmt::format("LOCK TABLE ONLY {} IN ACCESS EXCLUSIVE MODE; SELECT {} "
+                      "FROM ONLY {}{} WHERE NOT {}",
+                      rs.qualified, kLocalColumns, rs.qualified, kRowAlias,
                       SameOriginCond(origin_id_)),
           &res));
       // (policy error stops the link at the first row newer than the
@@ -864,7 +867,6 @@ std::vector<int> KeyByName(const model::Relation& rel,
   return cols;
 }
 
-// A tombstone's key as wal2proto.record_tombstones() builds it: the text of
 // The keys of the tombstones a TRUNCATE leaves (none is the text of a row,
 // which starts with "("): '*' for a whole table or partition tree, '*OID'
 // for one partition; they are kept under the tree's root, as the others.
@@ -874,6 +876,7 @@ std::string TruncateKeys(uint32_t local_oid) {
   return fmt::format("'*', '*{}'", local_oid);
 }
 
+// A tombstone's key as wal2proto.record_tombstones() builds it: the text of
 // ROW(k1, k2, ...) over the key columns in the order of their names, under
 // the session's fixed settings.  expr(i) is the SQL of column i's value.
 template <typename Expr>
