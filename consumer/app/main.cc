@@ -42,18 +42,32 @@ std::string SelfPath(const char* argv0) {
   return path;
 }
 
+// False when the command line said to exit (help, version: *exit_code 0;
+// an error, printed: 2).
+bool ShouldRun(walapply::app::ParseOutcome outcome, const std::string& error,
+               int* exit_code) {
+  switch (outcome) {
+    case walapply::app::ParseOutcome::kExitOk:
+      *exit_code = 0;
+      return false;
+    case walapply::app::ParseOutcome::kExitError:
+      std::cerr << "walapply: " << error << "\n";
+      *exit_code = 2;
+      return false;
+    case walapply::app::ParseOutcome::kRun:
+      break;
+  }
+  return true;
+}
+
 // `walapply init|run -c topology.yaml ...`
 int MeshMain(int argc, char** argv) {
   walapply::app::MeshCommand command;
   std::string error;
-  switch (walapply::app::ParseMeshCommand(argc, argv, &command, &error)) {
-    case walapply::app::ParseOutcome::kExitOk:
-      return 0;
-    case walapply::app::ParseOutcome::kExitError:
-      std::cerr << "walapply: " << error << "\n";
-      return 2;
-    case walapply::app::ParseOutcome::kRun:
-      break;
+  int code = 0;
+  if (!ShouldRun(walapply::app::ParseMeshCommand(argc, argv, &command, &error),
+                 error, &code)) {
+    return code;
   }
   SetUpLogging(command.verbose);
   return walapply::app::RunMeshCommand(command, SelfPath(argv[0]));
@@ -65,14 +79,10 @@ int main(int argc, char** argv) {
   if (walapply::app::IsMeshCommand(argc, argv)) return MeshMain(argc, argv);
   walapply::app::Options options;
   std::string error;
-  switch (walapply::app::ParseOptions(argc, argv, &options, &error)) {
-    case walapply::app::ParseOutcome::kExitOk:
-      return 0;
-    case walapply::app::ParseOutcome::kExitError:
-      std::cerr << "walapply: " << error << "\n";
-      return 2;
-    case walapply::app::ParseOutcome::kRun:
-      break;
+  int code = 0;
+  if (!ShouldRun(walapply::app::ParseOptions(argc, argv, &options, &error),
+                 error, &code)) {
+    return code;
   }
   SetUpLogging(options.verbose);
   walapply::app::InstallSignalHandlers();

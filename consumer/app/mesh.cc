@@ -468,24 +468,15 @@ ParseOutcome ParseMeshCommand(int argc, char** argv, MeshCommand* cmd,
   node->excludes(all);
   run->add_flag("-v,--verbose", cmd->verbose,
                 "more output (repeat for debug), passed on to every link");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp&) {
-    std::cout << (app.got_subcommand(init)  ? init->help()
-                  : app.got_subcommand(run) ? run->help()
-                                            : app.help());
-    return ParseOutcome::kExitOk;
-  } catch (const CLI::CallForVersion&) {
-    std::cout << kVersion << "\n";
-    return ParseOutcome::kExitOk;
-  } catch (const CLI::ParseError& e) {
-    std::string what = e.what();
-    for (char& c : what) {
-      if (c == '\n') c = ' ';
-    }
-    *error = what;
-    return ParseOutcome::kExitError;
-  }
+  ParseOutcome parsed = ParseCommandLine(
+      app, argc, argv,
+      [&] {
+        return app.got_subcommand(init)  ? init->help()
+               : app.got_subcommand(run) ? run->help()
+                                         : app.help();
+      },
+      error);
+  if (parsed != ParseOutcome::kRun) return parsed;
   cmd->kind = app.got_subcommand(run) ? MeshCommand::Kind::kRun
                                       : MeshCommand::Kind::kInit;
   if (cmd->kind == MeshCommand::Kind::kRun && !cmd->all && cmd->node.empty()) {

@@ -145,6 +145,28 @@ bool ApplyYaml(const std::string& path, const CLI::App& app, Options* o,
 
 }  // namespace
 
+ParseOutcome ParseCommandLine(CLI::App& app, int argc, char** argv,
+                              const std::function<std::string()>& help,
+                              std::string* error) {
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp&) {
+    std::cout << help();
+    return ParseOutcome::kExitOk;
+  } catch (const CLI::CallForVersion&) {
+    std::cout << kVersion << "\n";
+    return ParseOutcome::kExitOk;
+  } catch (const CLI::ParseError& e) {
+    std::string what = e.what();
+    for (char& c : what) {
+      if (c == '\n') c = ' ';
+    }
+    *error = what;
+    return ParseOutcome::kExitError;
+  }
+  return ParseOutcome::kRun;
+}
+
 ParseOutcome ParseOptions(int argc, char** argv, Options* o, std::string* error) {
   CLI::App app{
       "walapply streams wal2proto changes from a logical replication slot and "
@@ -207,22 +229,9 @@ ParseOutcome ParseOptions(int argc, char** argv, Options* o, std::string* error)
   app.add_flag("-n,--no-loop", o->no_loop, "do not reconnect after a lost connection");
   app.add_flag("-v,--verbose", o->verbose, "more output (repeat for debug)");
 
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp&) {
-    std::cout << app.help();
-    return ParseOutcome::kExitOk;
-  } catch (const CLI::CallForVersion&) {
-    std::cout << kVersion << "\n";
-    return ParseOutcome::kExitOk;
-  } catch (const CLI::ParseError& e) {
-    std::string what = e.what();
-    for (char& c : what) {
-      if (c == '\n') c = ' ';
-    }
-    *error = what;
-    return ParseOutcome::kExitError;
-  }
+  ParseOutcome parsed =
+      ParseCommandLine(app, argc, argv, [&] { return app.help(); }, error);
+  if (parsed != ParseOutcome::kRun) return parsed;
 
   if (!config.empty() &&
       !ApplyYaml(config, app, o, &startpos, &endpos, &fsync_s, &status_s, &opts,

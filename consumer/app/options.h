@@ -5,6 +5,7 @@
 
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <utility>
@@ -12,6 +13,10 @@
 
 #include "model/lsn.h"
 #include "model/status.h"
+
+namespace CLI {
+class App;
+}
 
 namespace walapply::app {
 
@@ -39,6 +44,13 @@ struct Options {
 };
 
 enum class ParseOutcome { kRun, kExitOk, kExitError };
+
+// Runs app.parse(argc, argv) with walapply's handling of its outcomes: help
+// (the text help() gives) and version are printed (kExitOk); a parse error
+// becomes a one-line *error (kExitError).
+ParseOutcome ParseCommandLine(CLI::App& app, int argc, char** argv,
+                              const std::function<std::string()>& help,
+                              std::string* error);
 
 // Parses argv (and the -c YAML file it names).  On kExitOk the help or
 // version text was printed; on kExitError *error holds a one-line reason.

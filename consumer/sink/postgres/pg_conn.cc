@@ -119,20 +119,28 @@ Status PgConn::ExecPrepared(const std::string& sql, const Params& params,
                sql.substr(0, 60), out);
 }
 
+Status PgConn::Lost(const char* what) {
+  return Status::Retry(fmt::format("target: {}: {}", what,
+                                   OneLine(PQerrorMessage(conn_.get()))));
+}
+
+bool PgConn::SendCopyData(const std::string& data) {
+  // The data goes in pieces of 1 MB: a failed COPY then stops early.
+  constexpr size_t kPiece = 1 << 20;
+  for (size_t at = 0; at < data.size(); at += kPiece) {
+    size_t n = std::min(kPiece, data.size() - at);
+    if (PQputCopyData(conn_.get(), data.data() + at, static_cast<int>(n)) != 1)
+      return false;
+  }
+  return PQputCopyEnd(conn_.get(), nullptr) == 1 && PQflush(conn_.get()) == 0;
+}
+
 Status PgConn::CopyIn(const std::string& sql, const std::string& data) {
   if (!conn_) return Status::Retry("target: not connected");
   PgResult start(PQexec(conn_.get(), sql.c_str()));
   if (!start || PQresultStatus(start.get()) != PGRES_COPY_IN)
     return Check(start.release(), sql.substr(0, 60), nullptr);
-  // The data goes in pieces of 1 MB: a failed COPY then stops early.
-  constexpr size_t kPiece = 1 << 20;
-  bool sent = true;
-  for (size_t at = 0; at < data.size() && sent; at += kPiece) {
-    size_t n = std::min(kPiece, data.size() - at);
-    sent = PQputCopyData(conn_.get(), data.data() + at,
-                         static_cast<int>(n)) == 1;
-  }
-  if (sent) PQputCopyEnd(conn_.get(), nullptr);
+  SendCopyData(data);  // a failure shows in the result
   // The command's result, then the end of results.
   Status st = Check(PQgetResult(conn_.get()), sql.substr(0, 60), nullptr);
   while (PGresult* rest = PQgetResult(conn_.get())) PQclear(rest);
@@ -142,11 +150,7 @@ Status PgConn::CopyIn(const std::string& sql, const std::string& data) {
 Status PgConn::SendPipeline(const std::vector<PipeQuery>& queries) {
   if (!conn_) return Status::Retry("target: not connected");
   PGconn* c = conn_.get();
-  auto lost = [&](const char* what) {
-    return Status::Retry(fmt::format("target: {} failed: {}", what,
-                                     OneLine(PQerrorMessage(c))));
-  };
-  if (PQenterPipelineMode(c) != 1) return lost("entering pipeline mode");
+  if (PQenterPipelineMode(c) != 1) return Lost("entering pipeline mode failed");
   pipeline_results_ = 0;
   pipeline_prepares_.clear();
   std::vector<const char*> values;
@@ -165,7 +169,7 @@ Status PgConn::SendPipeline(const std::vector<PipeQuery>& queries) {
     if (!q.prepared) {
       if (PQsendQueryParams(c, q.sql.c_str(), n, nullptr, values.data(),
                             lengths.data(), formats.data(), 0) != 1) {
-        return lost("sending a pipelined query");
+        return Lost("sending a pipelined query failed");
       }
       pipeline_results_++;
       continue;
@@ -182,17 +186,17 @@ Status PgConn::SendPipeline(const std::vector<PipeQuery>& queries) {
       name = fmt::format("w2p_{}",
                          prepared_.size() + pipeline_prepares_.size() + 1);
       if (PQsendPrepare(c, name.c_str(), q.sql.c_str(), n, nullptr) != 1)
-        return lost("preparing a pipelined query");
+        return Lost("preparing a pipelined query failed");
       pipeline_prepares_.push_back({pipeline_results_++, q.sql, name});
     }
     if (PQsendQueryPrepared(c, name.c_str(), n, values.data(), lengths.data(),
                             formats.data(), 0) != 1) {
-      return lost("sending a pipelined query");
+      return Lost("sending a pipelined query failed");
     }
     pipeline_results_++;
   }
   if (PQpipelineSync(c) != 1 || PQflush(c) != 0)
-    return lost("sending a pipeline");
+    return Lost("sending a pipeline failed");
   return Status::Ok();
 }
 
@@ -201,14 +205,10 @@ Status PgConn::ReadPipeline(bool* failed, std::string* error) {
   PGconn* c = conn_.get();
   *failed = false;
   last_sqlstate_.clear();
-  auto lost = [&](const char* what) {
-    return Status::Retry(fmt::format("target: {}: {}", what,
-                                     OneLine(PQerrorMessage(c))));
-  };
   size_t next_prepare = 0;
   for (size_t i = 0; i < pipeline_results_; i++) {
     PgResult res(PQgetResult(c));
-    if (!res) return lost("the pipeline ended early");
+    if (!res) return Lost("the pipeline ended early");
     ExecStatusType st = PQresultStatus(res.get());
     if (next_prepare < pipeline_prepares_.size() &&
         pipeline_prepares_[next_prepare].index == i) {
@@ -225,16 +225,16 @@ Status PgConn::ReadPipeline(bool* failed, std::string* error) {
       *error = OneLine(PQresultErrorMessage(res.get()));
     } else if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK &&
                st != PGRES_PIPELINE_ABORTED && st != PGRES_FATAL_ERROR) {
-      return lost("unexpected result in the pipeline");
+      return Lost("unexpected result in the pipeline");
     }
     // Each query's results end with a null.
     while (PGresult* more = PQgetResult(c)) PQclear(more);
   }
   PgResult sync(PQgetResult(c));
   if (!sync || PQresultStatus(sync.get()) != PGRES_PIPELINE_SYNC)
-    return lost("the pipeline's sync point is missing");
-  if (PQexitPipelineMode(c) != 1) return lost("leaving pipeline mode");
-  if (!connected()) return lost("connection lost");
+    return Lost("the pipeline's sync point is missing");
+  if (PQexitPipelineMode(c) != 1) return Lost("leaving pipeline mode");
+  if (!connected()) return Lost("connection lost");
   return Status::Ok();
 }
 
@@ -260,11 +260,7 @@ Status PgConn::CopyQuery(const std::string& sql,
   *failed = false;
   *copies = 0;
   last_sqlstate_.clear();
-  auto lost = [&](const char* what) {
-    return Status::Retry(fmt::format("target: {}: {}", what,
-                                     OneLine(PQerrorMessage(c))));
-  };
-  if (PQsendQuery(c, sql.c_str()) != 1) return lost("sending a COPY query");
+  if (PQsendQuery(c, sql.c_str()) != 1) return Lost("sending a COPY query");
   while (PGresult* raw = PQgetResult(c)) {
     PgResult res(raw);
     ExecStatusType st = PQresultStatus(res.get());
@@ -272,18 +268,10 @@ Status PgConn::CopyQuery(const std::string& sql,
       if (*copies == pieces.size()) {
         // More COPYs than pieces: the caller's mistake, not the server's.
         if (PQputCopyEnd(c, "walapply: no data for this COPY") != 1)
-          return lost("ending COPY data");
+          return Lost("ending COPY data");
         continue;
       }
-      const std::string& data = pieces[(*copies)++];
-      constexpr size_t kPiece = 1 << 20;
-      for (size_t at = 0; at < data.size(); at += kPiece) {
-        size_t n = std::min(kPiece, data.size() - at);
-        if (PQputCopyData(c, data.data() + at, static_cast<int>(n)) != 1)
-          return lost("sending COPY data");
-      }
-      if (PQputCopyEnd(c, nullptr) != 1 || PQflush(c) != 0)
-        return lost("ending COPY data");
+      if (!SendCopyData(pieces[(*copies)++])) return Lost("sending COPY data");
     } else if (st == PGRES_FATAL_ERROR) {
       NoteError(res.get(), failed, error, &last_sqlstate_);
     } else if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
@@ -291,7 +279,7 @@ Status PgConn::CopyQuery(const std::string& sql,
           "target: unexpected result {} of a COPY query", PQresStatus(st)));
     }
   }
-  if (!connected()) return lost("connection lost");
+  if (!connected()) return Lost("connection lost");
   return Status::Ok();
 }
 

@@ -95,6 +95,11 @@ class PgConn {
 
  private:
   Status Check(PGresult* res, const std::string& what, PgResult* out);
+  // The status of a lost connection, with libpq's message.
+  Status Lost(const char* what);
+  // Sends one COPY's data (in pieces of 1 MB) and its end; false when the
+  // connection failed.
+  bool SendCopyData(const std::string& data);
 
   std::unique_ptr<PGconn, PgConnDeleter> conn_;
   std::unordered_map<std::string, std::string> prepared_;  // SQL -> name
