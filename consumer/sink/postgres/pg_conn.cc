@@ -5,6 +5,16 @@
 
 #include "sink/postgres/pg_conn.h"
 
+#include <arpa/inet.h>
+#include <limits.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include <array>
+#include <cerrno>
+#include <cstring>
+
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -135,6 +145,70 @@ bool PgConn::SendCopyData(const std::string& data) {
   return PQputCopyEnd(conn_.get(), nullptr) == 1 && PQflush(conn_.get()) == 0;
 }
 
+bool PgConn::WriteCopiesAhead(const std::vector<const std::string*>& pieces,
+                              std::string* error) {
+  // The protocol's frames: a type byte and a length (itself included, in
+  // network order), then the body.
+  constexpr size_t kPiece = 1 << 20;
+  std::vector<std::array<char, 5>> headers;
+  for (const std::string* piece : pieces) {
+    auto frame = [&](char type, size_t body) {
+      std::array<char, 5> h;
+      h[0] = type;
+      uint32_t len = htonl(static_cast<uint32_t>(body + 4));
+      std::memcpy(h.data() + 1, &len, 4);
+      headers.push_back(h);
+    };
+    for (size_t at = 0; at < piece->size(); at += kPiece)
+      frame('d', std::min(kPiece, piece->size() - at));
+    frame('c', 0);
+  }
+  std::vector<iovec> iov;
+  size_t h = 0;
+  for (const std::string* piece : pieces) {
+    for (size_t at = 0; at < piece->size(); at += kPiece) {
+      iov.push_back({headers[h++].data(), 5});
+      iov.push_back({const_cast<char*>(piece->data() + at),
+                     std::min(kPiece, piece->size() - at)});
+    }
+    iov.push_back({headers[h++].data(), 5});
+  }
+  int fd = PQsocket(conn_.get());
+  size_t first = 0;
+  while (first < iov.size()) {
+    msghdr msg{};
+    msg.msg_iov = iov.data() + first;
+    msg.msg_iovlen = std::min<size_t>(iov.size() - first, IOV_MAX);
+    ssize_t n = sendmsg(fd, &msg, MSG_NOSIGNAL);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        // libpq keeps its socket non-blocking: wait until it takes more.
+        pollfd p{fd, POLLOUT, 0};
+        if (poll(&p, 1, -1) < 0 && errno != EINTR) {
+          *error = std::strerror(errno);
+          return false;
+        }
+        continue;
+      }
+      *error = std::strerror(errno);
+      return false;
+    }
+    for (size_t left = static_cast<size_t>(n); left > 0;) {
+      if (left >= iov[first].iov_len) {
+        left -= iov[first].iov_len;
+        first++;
+      } else {
+        iov[first].iov_base = static_cast<char*>(iov[first].iov_base) + left;
+        iov[first].iov_len -= left;
+        left = 0;
+      }
+    }
+    while (first < iov.size() && iov[first].iov_len == 0) first++;
+  }
+  return true;
+}
+
 Status PgConn::CopyIn(const std::string& sql, const std::string& data) {
   if (!conn_) return Status::Retry("target: not connected");
   PgResult start(PQexec(conn_.get(), sql.c_str()));
@@ -253,28 +327,43 @@ void NoteError(PGresult* res, bool* failed, std::string* error,
 }  // namespace
 
 Status PgConn::CopyQuery(const std::string& sql,
-                         const std::vector<std::string>& pieces, bool* failed,
-                         size_t* copies, std::string* error) {
+                         const std::vector<const std::string*>& pieces,
+                         CopyOutcome* out) {
   if (!conn_) return Status::Retry("target: not connected");
   PGconn* c = conn_.get();
-  *failed = false;
-  *copies = 0;
+  *out = CopyOutcome();
   last_sqlstate_.clear();
+  bool ahead = !PQsslInUse(c) && !PQgssEncInUse(c);
   if (PQsendQuery(c, sql.c_str()) != 1) return Lost("sending a COPY query");
+  if (ahead) {
+    std::string error;
+    if (PQflush(c) != 0) return Lost("sending a COPY query");
+    if (!WriteCopiesAhead(pieces, &error))
+      return Status::Retry("target: sending COPY data: " + error);
+  }
   while (PGresult* raw = PQgetResult(c)) {
     PgResult res(raw);
     ExecStatusType st = PQresultStatus(res.get());
-    if (st == PGRES_COPY_IN) {
-      if (*copies == pieces.size()) {
+    if (st == PGRES_COPY_IN && ahead && out->copies < pieces.size()) {
+      // Its data is on the way already; libpq's CopyDone follows it.
+      out->copies++;
+      if (PQputCopyEnd(c, nullptr) != 1 || PQflush(c) != 0)
+        return Lost("ending COPY data");
+    } else if (st == PGRES_COPY_IN) {
+      if (out->copies == pieces.size()) {
         // More COPYs than pieces: the caller's mistake, not the server's.
         if (PQputCopyEnd(c, "walapply: no data for this COPY") != 1)
           return Lost("ending COPY data");
         continue;
       }
-      if (!SendCopyData(pieces[(*copies)++])) return Lost("sending COPY data");
+      if (!SendCopyData(*pieces[out->copies++]))
+        return Lost("sending COPY data");
     } else if (st == PGRES_FATAL_ERROR) {
-      NoteError(res.get(), failed, error, &last_sqlstate_);
-    } else if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+      NoteError(res.get(), &out->failed, &out->error, &out->sqlstate);
+      last_sqlstate_ = out->sqlstate;
+    } else if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
+      if (std::strcmp(PQcmdStatus(res.get()), "COMMIT") == 0) out->commits++;
+    } else {
       return Status::Retry(fmt::format(
           "target: unexpected result {} of a COPY query", PQresStatus(st)));
     }

@@ -79,16 +79,32 @@ class PgConn {
   // skipped).  Returns an error only when the connection is lost.
   Status ReadPipeline(bool* failed, std::string* error);
 
+  // What a query of COPY transactions came to.
+  struct CopyOutcome {
+    bool failed = false;  // a statement failed; the statements after it
+                          // did not run
+    std::string error;    // its message
+    std::string sqlstate;
+    size_t copies = 0;    // COPYs started by then
+    size_t commits = 0;   // COMMITs that succeeded by then
+  };
   // Runs `sql`, a simple query of several statements of which some are
-  // COPY ... FROM STDIN, and sends pieces[i], in COPY's format, as the input
-  // of the i-th COPY, each when the server asks for it; reads every result.
-  // *failed tells whether a statement failed (its error in *error, its
-  // SQLSTATE in last_sqlstate(); the statements after it did not run), and
-  // *copies how many COPYs had started by then.  Returns an error only when
-  // the connection is lost.
+  // COPY ... FROM STDIN, and sends *pieces[i], in COPY's format, as the
+  // input of the i-th COPY; reads every result into *out (a failure's
+  // SQLSTATE also in last_sqlstate()).  Returns an error only when the
+  // connection is lost.
+  //
+  // The server reads its input in order, so on an unencrypted connection
+  // all the data goes right behind the query, and the server never waits
+  // for it; libpq, which sends COPY data only once the server has asked
+  // for it, is bypassed for that.  Each COPY then also gets the CopyDone
+  // that libpq sends to leave its COPY state, after all of the data: the
+  // server ignores CopyData and CopyDone outside COPY (as it does the data
+  // of the COPYs a failure skipped).  Over SSL or GSSAPI encryption each
+  // COPY's data is sent through libpq when the server asks for it.
   Status CopyQuery(const std::string& sql,
-                   const std::vector<std::string>& pieces, bool* failed,
-                   size_t* copies, std::string* error);
+                   const std::vector<const std::string*>& pieces,
+                   CopyOutcome* out);
 
   const std::string& last_sqlstate() const { return last_sqlstate_; }
   PGconn* get() { return conn_.get(); }
@@ -100,6 +116,10 @@ class PgConn {
   // Sends one COPY's data (in pieces of 1 MB) and its end; false when the
   // connection failed.
   bool SendCopyData(const std::string& data);
+  // Writes the CopyData and CopyDone messages of every piece straight to
+  // the socket (see CopyQuery); false with *error when the write failed.
+  bool WriteCopiesAhead(const std::vector<const std::string*>& pieces,
+                        std::string* error);
 
   std::unique_ptr<PGconn, PgConnDeleter> conn_;
   std::unordered_map<std::string, std::string> prepared_;  // SQL -> name

@@ -343,6 +343,12 @@ constexpr char kTombstoneGuardState[] = "27000";
 
 }  // namespace
 
+// At most this many COPY transactions, and this much of their data, are in
+// flight: enough for the server never to wait for the next one while this
+// process decodes, little enough to keep memory flat.
+constexpr size_t kMaxCopiesInFlight = 8;
+constexpr size_t kMaxCopyBytesInFlight = 32 << 20;
+
 Status PgSink::Apply(const txn::Transaction& txn) {
   ChangeSource each = [&](const std::function<Status(const model::Change&)>&
                               fn) { return txn.changes->ForEach(fn); };
@@ -350,53 +356,163 @@ Status PgSink::Apply(const txn::Transaction& txn) {
     WALAPPLY_RETURN_IF_ERROR(Settle());
     return ApplyCarefully(txn.info, each);
   }
-  // The next transaction is built while the one in flight is executed.
+  // The next transaction is built while those in flight are executed.
   Pipelined next;
   WALAPPLY_RETURN_IF_ERROR(BuildPipeline(txn, &next));
-  WALAPPLY_RETURN_IF_ERROR(Settle());
-  if (next.empty() || replay_needed_ || !conn_.connected())
-    return ApplyCarefully(txn.info, each);
-  if (!next.copy_sql.empty()) {
-    // The server asks for each COPY's data in turn: the courier feeds them
-    // and reads the results while this thread builds the next transaction.
-    // Nothing here touches the connection again before Settle().
-    courier_.Send([this, sql = std::move(next.copy_sql),
-                   pieces = std::move(next.copy_pieces)]() {
-      copy_result_.status = conn_.CopyQuery(
-          sql, pieces, &copy_result_.failed, &copy_result_.copies,
-          &copy_result_.error);
-    });
-    next.copy_sql = "COPY";  // still tells Settle() how it was sent
+  if (!next.copy_sql.empty() && !pending_) {
+    WALAPPLY_RETURN_IF_ERROR(SettleCopies(kMaxCopiesInFlight - 1));
+    while (!copies_.empty() && copy_bytes_ > kMaxCopyBytesInFlight)
+      WALAPPLY_RETURN_IF_ERROR(SettleCopies(copies_.size() - 1));
   } else {
-    Status st = conn_.SendPipeline(next.queries);
-    if (!st.ok()) {
-      // Whatever reached the server, the origin's progress tells on
-      // reconnect.
-      conn_.Disconnect();
-      return Status::Retry(fmt::format("target {}: {}", name_, st.message()));
-    }
+    WALAPPLY_RETURN_IF_ERROR(Settle());
+  }
+  if (next.empty() || replay_needed_ || (copies_.empty() && !conn_.connected())) {
+    WALAPPLY_RETURN_IF_ERROR(Settle());
+    return ApplyCarefully(txn.info, each);
   }
   applied_end_ = next.info.end_lsn;
   unflushed_ = true;
+  if (!next.copy_sql.empty()) {
+    // The server asks for each COPY's data in turn: the courier feeds them
+    // and reads the results while this thread builds the next transactions.
+    // Nothing here touches the connection again before Settle().
+    auto t = std::make_shared<CopyTxn>();
+    for (const auto& piece : next.copy_pieces) copy_bytes_ += piece.size();
+    t->p = std::move(next);
+    t->seq = courier_.sent() + 1;
+    copies_.push_back(t);
+    courier_.Send(std::move(t));
+    return Status::Ok();
+  }
+  Status st = conn_.SendPipeline(next.queries);
+  if (!st.ok()) {
+    // Whatever reached the server, the origin's progress tells on reconnect.
+    conn_.Disconnect();
+    return Status::Retry(fmt::format("target {}: {}", name_, st.message()));
+  }
   pending_ = std::move(next);
   return Status::Ok();
 }
 
+void PgSink::RunCopies(std::vector<CopyTxnPtr>& batch) {
+  if (courier_halted_) return;  // each stays kNotRun
+  // One query for the whole batch: a failure skips the rest of it.
+  std::string sql;
+  std::vector<const std::string*> pieces;
+  for (const CopyTxnPtr& t : batch) {
+    if (!sql.empty()) sql += "; ";
+    sql += t->p.copy_sql;
+    for (const std::string& piece : t->p.copy_pieces) pieces.push_back(&piece);
+  }
+  PgConn::CopyOutcome out;
+  Status st = conn_.CopyQuery(sql, pieces, &out);
+  size_t copies_before = 0;
+  for (size_t i = 0; i < batch.size(); i++) {
+    CopyTxn& t = *batch[i];
+    if (i < out.commits) {
+      t.fate = CopyTxn::Fate::kCommitted;
+      copies_before += t.p.copy_pieces.size();
+    } else if (!st.ok()) {
+      t.fate = CopyTxn::Fate::kLost;
+      t.status = st;
+      break;  // the later ones did not run
+    } else if (out.failed) {
+      t.fate = CopyTxn::Fate::kFailed;
+      t.outcome = out;
+      t.outcome.copies = out.copies - copies_before;
+      t.outcome.commits = 0;
+      break;
+    }
+  }
+  if (!st.ok() || out.failed) courier_halted_ = true;
+}
+
+Status PgSink::SettleCopies(size_t keep) {
+  uint64_t run = courier_.run_count();
+  while (!copies_.empty()) {
+    CopyTxnPtr t = copies_.front();
+    if (t->seq > run) {
+      if (copies_.size() <= keep) break;
+      courier_.WaitFor(t->seq);
+      run = courier_.run_count();
+    }
+    copies_.pop_front();
+    for (const auto& piece : t->p.copy_pieces) copy_bytes_ -= piece.size();
+    if (t->fate == CopyTxn::Fate::kCommitted) {
+      stats_.pipelined++;
+      stats_.transactions++;
+      stats_.copied += t->p.copy_rows;
+      for (const auto& c : t->p.changes) {
+        if (c.kind != model::ChangeKind::kMessage) stats_.changes++;
+      }
+      continue;
+    }
+    // It failed, was cut short or did not run; nor did any sent after it.
+    // The connection is this thread's again once the courier has seen them
+    // all (it runs nothing more: courier_halted_).
+    courier_.Wait();
+    std::deque<CopyTxnPtr> rest;
+    rest.swap(copies_);
+    copy_bytes_ = 0;
+    courier_halted_ = false;
+    if (t->fate == CopyTxn::Fate::kLost) {
+      // Whatever reached the server, the origin's progress tells on
+      // reconnect.
+      conn_.Disconnect();
+      return Status::Retry(fmt::format(
+          "target {}: transaction xid {} (commit {}) in flight: {}", name_,
+          t->p.info.xid.value(), t->p.info.commit_lsn.ToString(),
+          t->status.message()));
+    }
+    WALAPPLY_RETURN_IF_ERROR(SettleCopy(*t));
+    for (const CopyTxnPtr& later : rest) {
+      // Sent ahead, never run: applied carefully too, in order.
+      WALAPPLY_RETURN_IF_ERROR(SettleCopy(*later));
+    }
+    return Status::Ok();
+  }
+  return Status::Ok();
+}
+
+Status PgSink::SettleCopy(CopyTxn& t) {
+  const Pipelined& p = t.p;
+  ChangeSource each = [&](const std::function<Status(const model::Change&)>&
+                              fn) {
+    for (const auto& c : p.changes) WALAPPLY_RETURN_IF_ERROR(fn(c));
+    return Status::Ok();
+  };
+  if (t.fate == CopyTxn::Fate::kFailed) {
+    // The transaction failed, so the session may be in an aborted one.
+    conn_.Exec("ROLLBACK").IgnoreError();  // applying it again
+    if (t.outcome.copies == 0 && t.outcome.sqlstate == kTombstoneGuardState) {
+      // The table has tombstones: its inserts must look for them.
+      spdlog::debug("target {}: {}", name_, t.outcome.error);
+      tombstoned_.insert(p.copy_oid);
+      return ApplyCarefully(p.info, each);
+    }
+    spdlog::debug("target {}: transaction xid {} (commit {}): {}; applying "
+                  "it again row by row",
+                  name_, p.info.xid.value(), p.info.commit_lsn.ToString(),
+                  t.outcome.error);
+  } else {
+    spdlog::debug("target {}: transaction xid {} (commit {}) was sent behind "
+                  "one that failed; applying it row by row",
+                  name_, p.info.xid.value(), p.info.commit_lsn.ToString());
+    stats_.behind_failure++;
+  }
+  stats_.pipelined++;
+  stats_.pipeline_retries++;
+  return ApplyCarefully(p.info, each);
+}
+
 Status PgSink::Settle() {
+  WALAPPLY_RETURN_IF_ERROR(SettleCopies(0));
   if (!pending_) return Status::Ok();
   Pipelined p = std::move(*pending_);
   pending_.reset();
   bool failed = false;
   std::string error;
-  Status st;
-  if (p.copy_sql.empty()) {
-    st = conn_.ReadPipeline(&failed, &error);
-  } else {
-    courier_.Wait();
-    st = copy_result_.status;
-    failed = copy_result_.failed;
-    error = copy_result_.error;
-  }
+  Status st = conn_.ReadPipeline(&failed, &error);
   if (!st.ok()) {
     // Whatever reached the server, the origin's progress tells on reconnect.
     conn_.Disconnect();
@@ -409,18 +525,9 @@ Status PgSink::Settle() {
     for (const auto& c : p.changes) WALAPPLY_RETURN_IF_ERROR(fn(c));
     return Status::Ok();
   };
-  if (failed && !p.copy_sql.empty() && copy_result_.copies == 0 &&
-      conn_.last_sqlstate() == kTombstoneGuardState) {
-    // The table has tombstones: its inserts must look for them.
-    spdlog::debug("target {}: {}", name_, error);
-    conn_.Exec("ROLLBACK").IgnoreError();  // applying carefully
-    tombstoned_.insert(p.copy_oid);
-    return ApplyCarefully(p.info, each);
-  }
   stats_.pipelined++;
   if (!failed) {
     stats_.transactions++;
-    stats_.copied += p.copy_rows;
     for (const auto& c : p.changes) {
       if (c.kind != model::ChangeKind::kMessage) stats_.changes++;
     }
@@ -2052,12 +2159,18 @@ Status PgSink::MarkPosition(model::Lsn lsn) {
 Status PgSink::Close() {
   courier_.Wait();  // settled by Flush(), or dropped with the connection
   Status st = conn_.connected() ? Flush() : Status::Ok();
-  pending_.reset();  // unread only if the connection is gone
+  // Unread only if the connection is gone.
+  pending_.reset();
+  copies_.clear();
+  copy_bytes_ = 0;
+  courier_halted_ = false;
   spdlog::info(
       "target {}: {} transactions ({} pipelined, {} of them applied again "
-      "row by row), {} changes ({} inserts by COPY, {} transactions applied "
-      "again without COPY), {} on the slow path, {} conflicts",
+      "row by row, {} of those sent behind one that failed), {} changes ({} "
+      "inserts by COPY, {} transactions applied again without COPY), {} on "
+      "the slow path, {} conflicts",
       name_, stats_.transactions, stats_.pipelined, stats_.pipeline_retries,
+      stats_.behind_failure,
       stats_.changes, stats_.copied, stats_.copy_retries, stats_.slow_path,
       stats_.conflicts);
   conn_.Disconnect();

@@ -45,12 +45,20 @@
 // Changes to relations of schema wal2proto are never applied: those are the
 // node's own bookkeeping.
 //
-// Not thread-safe.  A transaction sent with COPY is fed to the server by
-// a courier thread (courier.h) while the next one is built; the connection
-// is the courier's until Settle() has waited for it.
+// Not thread-safe.  Transactions sent with COPY are fed to the server by a
+// courier thread (courier.h) while the next ones are built, several in one
+// query when they queue up: the server then goes from one to the next
+// without waiting for this process.  A transaction runs only if the one
+// before it committed (the statements after a failure in a query do not
+// run, and the courier sends nothing more once a query failed), so the
+// origin's progress never passes a transaction that is not applied.  The
+// connection is the courier's while it holds a transaction: everything
+// else that uses it first settles them all (Settle()).
 
 #pragma once
 
+#include <atomic>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -74,6 +82,7 @@ struct PgSinkStats {
   uint64_t slow_path = 0;
   uint64_t pipelined = 0;   // transactions sent whole in pipeline mode
   uint64_t pipeline_retries = 0;  // of those, applied again row by row
+  uint64_t behind_failure = 0;    // of those, sent behind one that failed
   uint64_t copied = 0;      // inserts sent with COPY
   uint64_t copy_retries = 0;  // transactions applied again without COPY
   uint64_t conflicts = 0;  // in committed transactions
@@ -169,6 +178,17 @@ class PgSink : public Sink {
     size_t copy_rows = 0;
     bool empty() const { return queries.empty() && copy_sql.empty(); }
   };
+  // A transaction handed to the courier, and what became of it (written by
+  // the courier's thread before it counts the transaction as run).
+  struct CopyTxn {
+    Pipelined p;
+    uint64_t seq = 0;  // its number among the transactions sent
+    enum class Fate { kCommitted, kFailed, kNotRun, kLost } fate =
+        Fate::kNotRun;
+    Status status;  // kLost: why
+    PgConn::CopyOutcome outcome;  // kFailed: of this transaction alone
+  };
+  using CopyTxnPtr = std::shared_ptr<CopyTxn>;
   using ChangeSource = std::function<Status(
       const std::function<Status(const model::Change&)>&)>;
 
@@ -185,9 +205,16 @@ class PgSink : public Sink {
   void BuildRun(const RelState& rs, const std::vector<model::Change>& changes,
                 size_t begin, size_t end, const std::string& signature,
                 std::vector<PipeQuery>* out);
-  // Reads the results of the transaction in flight; applies it again
-  // carefully if a statement failed.
+  // Reads the results of every transaction in flight; applies again
+  // carefully those that failed or did not run.
   Status Settle();
+  // Settles the transactions the courier has run, and waits until at most
+  // `keep` remain in flight.
+  Status SettleCopies(size_t keep);
+  Status SettleCopy(CopyTxn& t);
+  // On the courier's thread: sends a batch of COPY transactions as one
+  // query and records each one's fate.
+  void RunCopies(std::vector<CopyTxnPtr>& batch);
   bool Batchable(const RelState& rs, const model::Change& c,
                  std::string* signature) const;
   Status FlushBatch(const TxnCtx& t);
@@ -270,14 +297,12 @@ class PgSink : public Sink {
   bool binary_off_ = false;     // the target refused binary COPY data
   Batch batch_;
   std::optional<Pipelined> pending_;
-  // Sends the COPY transaction in flight (pending_) and reads its results.
-  Courier courier_;
-  struct CopyResult {
-    Status status;
-    bool failed = false;
-    size_t copies = 0;  // COPYs started before a failure
-    std::string error;
-  } copy_result_;  // written by the courier
+  // The COPY transactions sent, in order, not settled yet.
+  std::deque<CopyTxnPtr> copies_;
+  size_t copy_bytes_ = 0;  // their data
+  // Set by the courier when a query failed or the connection was lost: it
+  // runs nothing more until Settle() has dealt with it.
+  std::atomic<bool> courier_halted_{false};
   // Relations (local oid) that had tombstones when a transaction was to be
   // sent with COPY: their inserts go as statements that look for them.
   std::set<uint32_t> tombstoned_;
@@ -285,6 +310,9 @@ class PgSink : public Sink {
   std::unordered_map<uint32_t, std::string> origin_nodes_;  // roident -> node
   PgSinkStats stats_;
   uint64_t txn_conflicts_ = 0;  // logged by the transaction being applied
+  // Declared last, so that it stops before anything its runner uses goes.
+  Courier<CopyTxnPtr> courier_{
+      [this](std::vector<CopyTxnPtr>& batch) { RunCopies(batch); }};
 };
 
 }  // namespace walapply::sink::postgres
