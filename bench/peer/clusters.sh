@@ -6,13 +6,16 @@
 
 # Every cluster lets slots use each plugin the benchmarks compare.
 PLUGINS="output_plugin_libraries = 'wal2proto, pgoutput, test_decoding, pglogical_output'"
+# No autovacuum: a vacuum of the workload's dead rows (on the source) or of
+# a target's would take CPU from whichever method it happened to meet.
+QUIET="autovacuum = off"
 
 # start NAME PORT [conf lines...]
 start()
 {
 	local name=$1 port=$2
 	shift 2
-	pgcluster_start "$port" "$PLUGINS" "$@" >/dev/null
+	pgcluster_start "$port" "$PLUGINS" "$QUIET" "$@" >/dev/null
 	DIR[$name]=$PGCLUSTER_DIR
 	PORT[$name]=$port
 	# Keep the server logs if the run fails.

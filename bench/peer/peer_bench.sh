@@ -231,6 +231,8 @@ END
 $$;
 SQL
 q src -c "INSERT INTO bench_t (id) VALUES (-2)"
+# The workload's dirty pages are written out before any method starts.
+q src -c CHECKPOINT
 echo "workload written in $(echo "$(now) - $t0" | bc) s; WAL: $(q src -c "SELECT pg_size_pretty(pg_current_wal_lsn() - '$lsn0')")" >&2
 
 # ---- timing ---------------------------------------------------------------
@@ -242,6 +244,7 @@ timed()
 {
 	local name=$1 start=$2 ta tb tc
 	echo "method $name: catching up" >&2
+	q "$name" -c CHECKPOINT
 	ta=$(now)
 	eval "$start"
 	if tb=$(wait_marker "$name" -1); then
