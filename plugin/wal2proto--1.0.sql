@@ -143,6 +143,30 @@ BEGIN
 END
 $fn$;
 
+-- Sets up the replication origin of the transaction walapply applies (as
+-- pg_replication_origin_xact_setup(lsn, ts)), after checking that the
+-- session's origin has reached `after`: the end of the transaction walapply
+-- sent before this one without waiting for its result.  If that one did not
+-- commit, this one must not either, or the origin's progress would pass a
+-- transaction that is not applied.
+CREATE FUNCTION wal2proto.xact_setup(lsn pg_lsn, ts timestamptz, after pg_lsn)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog
+AS $fn$
+DECLARE
+    reached pg_lsn := pg_replication_origin_session_progress(false);
+BEGIN
+    IF after IS NOT NULL AND (reached IS NULL OR reached < after) THEN
+        RAISE EXCEPTION 'walapply: the transaction ending at % did not commit', after
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = format('The origin of this session has reached %s.', reached),
+                  HINT = 'walapply applies the transactions from that one on again.';
+    END IF;
+    PERFORM pg_replication_origin_xact_setup(lsn, ts);
+END
+$fn$;
+
 -- Raises an error if a table has tombstones.  walapply sends a transaction
 -- of inserts into one table with COPY, which cannot look for tombstones
 -- row by row; this guard, run first in the same transaction, makes it fall

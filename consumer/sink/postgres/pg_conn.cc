@@ -49,6 +49,7 @@ void OnNotice(void*, const char* message) {
 
 Status PgConn::Connect(const std::string& conninfo) {
   prepared_.clear();
+  pipelines_.clear();
   conn_.reset(PQconnectdb(conninfo.c_str()));
   if (!conn_ || PQstatus(conn_.get()) != CONNECTION_OK) {
     std::string msg =
@@ -64,6 +65,7 @@ Status PgConn::Connect(const std::string& conninfo) {
 void PgConn::Disconnect() {
   conn_.reset();
   prepared_.clear();
+  pipelines_.clear();
 }
 
 bool PgConn::connected() const {
@@ -224,9 +226,23 @@ Status PgConn::CopyIn(const std::string& sql, const std::string& data) {
 Status PgConn::SendPipeline(const std::vector<PipeQuery>& queries) {
   if (!conn_) return Status::Retry("target: not connected");
   PGconn* c = conn_.get();
-  if (PQenterPipelineMode(c) != 1) return Lost("entering pipeline mode failed");
-  pipeline_results_ = 0;
-  pipeline_prepares_.clear();
+  if (pipelines_.empty() && PQenterPipelineMode(c) != 1)
+    return Lost("entering pipeline mode failed");
+  Pipeline pipe;
+  // A statement prepared by a pipeline in flight is known by its name
+  // already: if that pipeline fails, so does every later one.
+  auto pending_name = [&](const std::string& sql) -> const std::string* {
+    for (const Pipeline& in_flight : pipelines_) {
+      for (const auto& p : in_flight.prepares)
+        if (p.sql == sql) return &p.name;
+    }
+    for (const auto& p : pipe.prepares)
+      if (p.sql == sql) return &p.name;
+    return nullptr;
+  };
+  size_t pending_prepares = 0;
+  for (const Pipeline& in_flight : pipelines_)
+    pending_prepares += in_flight.prepares.size();
   std::vector<const char*> values;
   std::vector<int> lengths, formats;
   for (const PipeQuery& q : queries) {
@@ -245,50 +261,54 @@ Status PgConn::SendPipeline(const std::vector<PipeQuery>& queries) {
                             lengths.data(), formats.data(), 0) != 1) {
         return Lost("sending a pipelined query failed");
       }
-      pipeline_results_++;
+      pipe.results++;
       continue;
     }
     std::string name;
     auto it = prepared_.find(q.sql);
-    if (it != prepared_.end()) name = it->second;
-    for (const auto& p : pipeline_prepares_) {
-      if (p.sql == q.sql) name = p.name;
-    }
-    if (name.empty()) {
+    if (it != prepared_.end()) {
+      name = it->second;
+    } else if (const std::string* pending = pending_name(q.sql)) {
+      name = *pending;
+    } else {
       // Known as prepared once its result says so (a pipeline that fails
       // before it skips it).
-      name = fmt::format("w2p_{}",
-                         prepared_.size() + pipeline_prepares_.size() + 1);
+      name = fmt::format("w2p_{}", prepared_.size() + pending_prepares +
+                                       pipe.prepares.size() + 1);
       if (PQsendPrepare(c, name.c_str(), q.sql.c_str(), n, nullptr) != 1)
         return Lost("preparing a pipelined query failed");
-      pipeline_prepares_.push_back({pipeline_results_++, q.sql, name});
+      pipe.prepares.push_back({pipe.results++, q.sql, name});
     }
     if (PQsendQueryPrepared(c, name.c_str(), n, values.data(), lengths.data(),
                             formats.data(), 0) != 1) {
       return Lost("sending a pipelined query failed");
     }
-    pipeline_results_++;
+    pipe.results++;
   }
   if (PQpipelineSync(c) != 1 || PQflush(c) != 0)
     return Lost("sending a pipeline failed");
+  pipelines_.push_back(std::move(pipe));
   return Status::Ok();
 }
 
 Status PgConn::ReadPipeline(bool* failed, std::string* error) {
   if (!conn_) return Status::Retry("target: not connected");
+  if (pipelines_.empty()) return Status::Fatal("no pipeline in flight");
   PGconn* c = conn_.get();
+  Pipeline pipe = std::move(pipelines_.front());
+  pipelines_.pop_front();
   *failed = false;
   last_sqlstate_.clear();
   size_t next_prepare = 0;
-  for (size_t i = 0; i < pipeline_results_; i++) {
+  for (size_t i = 0; i < pipe.results; i++) {
     PgResult res(PQgetResult(c));
     if (!res) return Lost("the pipeline ended early");
     ExecStatusType st = PQresultStatus(res.get());
-    if (next_prepare < pipeline_prepares_.size() &&
-        pipeline_prepares_[next_prepare].index == i) {
+    if (next_prepare < pipe.prepares.size() &&
+        pipe.prepares[next_prepare].index == i) {
       if (st == PGRES_COMMAND_OK) {
-        prepared_.emplace(pipeline_prepares_[next_prepare].sql,
-                          pipeline_prepares_[next_prepare].name);
+        prepared_.emplace(pipe.prepares[next_prepare].sql,
+                          pipe.prepares[next_prepare].name);
       }
       next_prepare++;
     }
@@ -307,7 +327,8 @@ Status PgConn::ReadPipeline(bool* failed, std::string* error) {
   PgResult sync(PQgetResult(c));
   if (!sync || PQresultStatus(sync.get()) != PGRES_PIPELINE_SYNC)
     return Lost("the pipeline's sync point is missing");
-  if (PQexitPipelineMode(c) != 1) return Lost("leaving pipeline mode");
+  if (pipelines_.empty() && PQexitPipelineMode(c) != 1)
+    return Lost("leaving pipeline mode");
   if (!connected()) return Lost("connection lost");
   return Status::Ok();
 }

@@ -15,6 +15,7 @@
 
 #include <libpq-fe.h>
 
+#include <deque>
 #include <memory>
 #include <optional>
 #include <string>
@@ -71,13 +72,15 @@ class PgConn {
   Status CopyIn(const std::string& sql, const std::string& data);
 
   // Sends `queries` in pipeline mode, then a sync point, without waiting
-  // for their results.  Nothing else may be sent before ReadPipeline.
+  // for their results; several such pipelines may be in flight.  Nothing
+  // else may be sent before ReadPipeline has read them all.
   Status SendPipeline(const std::vector<PipeQuery>& queries);
-  // Reads the results of the queries sent by SendPipeline and leaves
-  // pipeline mode.  *failed tells whether a query failed (its error in
-  // *error, its SQLSTATE in last_sqlstate(); the queries after it were
-  // skipped).  Returns an error only when the connection is lost.
+  // Reads the results of the oldest pipeline in flight, and leaves
+  // pipeline mode after the last.  *failed tells whether a query failed (its
+  // error in *error, its SQLSTATE in last_sqlstate(); the queries after it
+  // were skipped).  Returns an error only when the connection is lost.
   Status ReadPipeline(bool* failed, std::string* error);
+  size_t pipelines_in_flight() const { return pipelines_.size(); }
 
   // What a query of COPY transactions came to.
   struct CopyOutcome {
@@ -123,15 +126,18 @@ class PgConn {
 
   std::unique_ptr<PGconn, PgConnDeleter> conn_;
   std::unordered_map<std::string, std::string> prepared_;  // SQL -> name
-  // The pipeline in flight: how many results it will give, and which of
+  // A pipeline in flight: how many results it will give, and which of
   // them are statements it prepares (result index -> SQL).
   struct PipelinePrepare {
     size_t index;  // of its result
     std::string sql;
     std::string name;
   };
-  size_t pipeline_results_ = 0;
-  std::vector<PipelinePrepare> pipeline_prepares_;
+  struct Pipeline {
+    size_t results = 0;
+    std::vector<PipelinePrepare> prepares;
+  };
+  std::deque<Pipeline> pipelines_;  // oldest first
   std::string last_sqlstate_;
 };
 

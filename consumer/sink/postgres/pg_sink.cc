@@ -285,6 +285,8 @@ Status PgSink::Setup() {
         "SELECT to_regclass('wal2proto.conflicts') IS NOT NULL AND "
         "to_regclass('wal2proto.tombstones') IS NOT NULL AND "
         "to_regprocedure('wal2proto.track_deletes(regclass)') IS NOT NULL "
+        "AND to_regprocedure('wal2proto.xact_setup(pg_lsn, timestamptz, "
+        "pg_lsn)') IS NOT NULL "
         "AND to_regprocedure('wal2proto.expect_rows(bigint, bigint)') IS NOT "
         "NULL AND to_regprocedure('wal2proto.expect_no_tombstones(oid)') IS "
         "NOT NULL",
@@ -292,7 +294,8 @@ Status PgSink::Setup() {
     if (st.ok() && PQgetvalue(res.get(), 0, 0)[0] != 't') {
       st = Status::Fatal(
           "extension wal2proto on the target lacks wal2proto.conflicts, "
-          "wal2proto.tombstones, wal2proto.track_deletes(regclass) or "
+          "wal2proto.tombstones, wal2proto.track_deletes(regclass), "
+          "wal2proto.xact_setup(pg_lsn, timestamptz, pg_lsn), "
           "wal2proto.expect_rows(bigint, bigint) or "
           "wal2proto.expect_no_tombstones(oid): install the "
           "current wal2proto (make install) and re-create the extension");
@@ -348,6 +351,8 @@ constexpr char kTombstoneGuardState[] = "27000";
 // process decodes, little enough to keep memory flat.
 constexpr size_t kMaxCopiesInFlight = 8;
 constexpr size_t kMaxCopyBytesInFlight = 32 << 20;
+// Transactions sent in pipeline mode ahead of their results.
+constexpr size_t kMaxPipelinesInFlight = 4;
 
 Status PgSink::Apply(const txn::Transaction& txn) {
   ChangeSource each = [&](const std::function<Status(const model::Change&)>&
@@ -359,10 +364,13 @@ Status PgSink::Apply(const txn::Transaction& txn) {
   // The next transaction is built while those in flight are executed.
   Pipelined next;
   WALAPPLY_RETURN_IF_ERROR(BuildPipeline(txn, &next));
-  if (!next.copy_sql.empty() && !pending_) {
+  if (!next.copy_sql.empty() && pending_.empty()) {
     WALAPPLY_RETURN_IF_ERROR(SettleCopies(kMaxCopiesInFlight - 1));
     while (!copies_.empty() && copy_bytes_ > kMaxCopyBytesInFlight)
       WALAPPLY_RETURN_IF_ERROR(SettleCopies(copies_.size() - 1));
+  } else if (next.copy_sql.empty() && copies_.empty()) {
+    while (pending_.size() >= kMaxPipelinesInFlight)
+      WALAPPLY_RETURN_IF_ERROR(SettlePipeline());
   } else {
     WALAPPLY_RETURN_IF_ERROR(Settle());
   }
@@ -384,13 +392,21 @@ Status PgSink::Apply(const txn::Transaction& txn) {
     courier_.Send(std::move(t));
     return Status::Ok();
   }
+  if (!pending_.empty()) {
+    // It may commit only if the one sent before it, whose results are not
+    // read yet, did: wal2proto.xact_setup checks the origin's progress.
+    PipeQuery& setup = next.queries[0];
+    setup.sql = "SELECT wal2proto.xact_setup($1, $2, $3)";
+    setup.params.push_back(pending_.back().info.end_lsn.ToString());
+  }
   Status st = conn_.SendPipeline(next.queries);
   if (!st.ok()) {
     // Whatever reached the server, the origin's progress tells on reconnect.
+    pending_.clear();
     conn_.Disconnect();
     return Status::Retry(fmt::format("target {}: {}", name_, st.message()));
   }
-  pending_ = std::move(next);
+  pending_.push_back(std::move(next));
   return Status::Ok();
 }
 
@@ -507,41 +523,61 @@ Status PgSink::SettleCopy(CopyTxn& t) {
 
 Status PgSink::Settle() {
   WALAPPLY_RETURN_IF_ERROR(SettleCopies(0));
-  if (!pending_) return Status::Ok();
-  Pipelined p = std::move(*pending_);
-  pending_.reset();
-  bool failed = false;
-  std::string error;
-  Status st = conn_.ReadPipeline(&failed, &error);
-  if (!st.ok()) {
-    // Whatever reached the server, the origin's progress tells on reconnect.
-    conn_.Disconnect();
-    return Status::Retry(fmt::format(
-        "target {}: transaction xid {} (commit {}) in flight: {}", name_,
-        p.info.xid.value(), p.info.commit_lsn.ToString(), st.message()));
-  }
-  ChangeSource each = [&](const std::function<Status(const model::Change&)>&
-                              fn) {
-    for (const auto& c : p.changes) WALAPPLY_RETURN_IF_ERROR(fn(c));
-    return Status::Ok();
-  };
-  stats_.pipelined++;
-  if (!failed) {
-    stats_.transactions++;
-    for (const auto& c : p.changes) {
-      if (c.kind != model::ChangeKind::kMessage) stats_.changes++;
+  while (!pending_.empty()) WALAPPLY_RETURN_IF_ERROR(SettlePipeline());
+  return Status::Ok();
+}
+
+Status PgSink::SettlePipeline() {
+  // Each transaction's outcome, oldest first: once one has failed, every
+  // later one failed too (its progress check finds the origin short of the
+  // end of the one before), so all are read before the connection is used
+  // again.
+  std::vector<std::pair<Pipelined, std::string>> failed;  // and its error
+  do {
+    Pipelined p = std::move(pending_.front());
+    pending_.pop_front();
+    bool did_fail = false;
+    std::string error;
+    Status st = conn_.ReadPipeline(&did_fail, &error);
+    if (!st.ok()) {
+      // Whatever reached the server, the origin's progress tells on
+      // reconnect.
+      pending_.clear();
+      conn_.Disconnect();
+      return Status::Retry(fmt::format(
+          "target {}: transaction xid {} (commit {}) in flight: {}", name_,
+          p.info.xid.value(), p.info.commit_lsn.ToString(), st.message()));
     }
-    return Status::Ok();
-  }
+    stats_.pipelined++;
+    if (did_fail) {
+      failed.emplace_back(std::move(p), std::move(error));
+    } else {
+      stats_.transactions++;
+      for (const auto& c : p.changes) {
+        if (c.kind != model::ChangeKind::kMessage) stats_.changes++;
+      }
+    }
+  } while (!failed.empty() && !pending_.empty());
+  if (failed.empty()) return Status::Ok();
   // A statement met a conflict (or failed otherwise): the transaction was
-  // rolled back before its COMMIT and is applied again, carefully.
-  spdlog::debug("target {}: transaction xid {} (commit {}): {}; applying it "
-                "again row by row",
-                name_, p.info.xid.value(), p.info.commit_lsn.ToString(),
-                error);
-  conn_.Exec("ROLLBACK").IgnoreError();  // applying again
-  stats_.pipeline_retries++;
-  return ApplyCarefully(p.info, each);
+  // rolled back at its sync point and is applied again, carefully, and so
+  // are the ones sent behind it.
+  for (size_t i = 0; i < failed.size(); i++) {
+    const Pipelined& p = failed[i].first;
+    spdlog::debug("target {}: transaction xid {} (commit {}): {}; applying it "
+                  "again row by row",
+                  name_, p.info.xid.value(), p.info.commit_lsn.ToString(),
+                  failed[i].second);
+    stats_.pipeline_retries++;
+    if (i > 0) stats_.behind_failure++;
+    ChangeSource each = [&](const std::function<Status(const model::Change&)>&
+                                fn) {
+      for (const auto& c : p.changes) WALAPPLY_RETURN_IF_ERROR(fn(c));
+      return Status::Ok();
+    };
+    WALAPPLY_RETURN_IF_ERROR(ApplyCarefully(p.info, each));
+  }
+  return Status::Ok();
 }
 
 Status PgSink::ApplyCarefully(const model::TxnInfo& info,
@@ -690,6 +726,22 @@ Result<PgSink::RelState*> PgSink::State(const model::RelationPtr& rel) {
           rs.display));
     }
     rs.full_match = true;
+  }
+
+  // A deferrable unique key is checked by a trigger, which PostgreSQL does
+  // not fire under session_replication_role = replica: no conflict on it
+  // would ever be seen, and rows breaking it would go in.
+  WALAPPLY_RETURN_IF_ERROR(conn_.ExecPrepared(
+      "SELECT c.conname FROM pg_constraint c WHERE c.conrelid = $1 AND "
+      "c.contype IN ('p', 'u', 'x') AND c.condeferrable ORDER BY 1 LIMIT 1",
+      {std::to_string(rs.local_oid)}, &res));
+  if (PQntuples(res.get()) > 0) {
+    return Status::Fatal(fmt::format(
+        "table \"{}\" has the deferrable constraint \"{}\" on the target: "
+        "PostgreSQL does not check deferred constraints in an apply session "
+        "(session_replication_role = replica), so its conflicts could not be "
+        "detected; drop it and create it again NOT DEFERRABLE",
+        rs.display, PQgetvalue(res.get(), 0, 0)));
   }
 
   // Columns whose values can go in COPY's binary format: a built-in type
@@ -1949,7 +2001,11 @@ Status PgSink::BuildPipeline(const txn::Transaction& txn, Pipelined* out) {
   }
 
   std::vector<PipeQuery>& q = out->queries;
-  q.push_back({"BEGIN", {}, {}});
+  // No BEGIN and COMMIT: the statements up to the pipeline's sync point are
+  // one implicit transaction, which the sync point commits, or rolls back
+  // as soon as a statement fails (its locks go at once, not when walapply
+  // has read the failure).
+  // (Apply() checks the progress first when it sends it behind another.)
   q.push_back({"SELECT pg_replication_origin_xact_setup($1, $2)",
                {out->info.end_lsn.ToString(),
                 TimestampText(out->info.commit_time_us)},
@@ -2007,7 +2063,9 @@ Status PgSink::BuildPipeline(const txn::Transaction& txn, Pipelined* out) {
     }
   }
   end_run(changes.size());
-  q.push_back({"COMMIT", {}, {}});
+  // Nothing to write (every change skipped): not sent, for a transaction
+  // sent behind it would find the origin's progress short of its end.
+  if (q.size() == 1) q.clear();
   return Status::Ok();
 }
 
@@ -2160,7 +2218,7 @@ Status PgSink::Close() {
   courier_.Wait();  // settled by Flush(), or dropped with the connection
   Status st = conn_.connected() ? Flush() : Status::Ok();
   // Unread only if the connection is gone.
-  pending_.reset();
+  pending_.clear();
   copies_.clear();
   copy_bytes_ = 0;
   courier_halted_ = false;

@@ -212,6 +212,10 @@ class PgSink : public Sink {
   // `keep` remain in flight.
   Status SettleCopies(size_t keep);
   Status SettleCopy(CopyTxn& t);
+  // Reads the results of the oldest transaction sent in pipeline mode; if
+  // it failed, those of every later one too (which then failed as well),
+  // and applies them all again carefully, in order.
+  Status SettlePipeline();
   // On the courier's thread: sends a batch of COPY transactions as one
   // query and records each one's fate.
   void RunCopies(std::vector<CopyTxnPtr>& batch);
@@ -296,7 +300,9 @@ class PgSink : public Sink {
   bool copy_off_ = false;       // the transaction is applied without COPY
   bool binary_off_ = false;     // the target refused binary COPY data
   Batch batch_;
-  std::optional<Pipelined> pending_;
+  // The transactions sent in pipeline mode, oldest first, their results not
+  // read yet.
+  std::deque<Pipelined> pending_;
   // The COPY transactions sent, in order, not settled yet.
   std::deque<CopyTxnPtr> copies_;
   size_t copy_bytes_ = 0;  // their data
