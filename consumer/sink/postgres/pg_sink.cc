@@ -212,6 +212,13 @@ Status PgSink::Connect() {
       "SET application_name = {}",
       config_.applied_tombstones ? "on" : "off",
       Literal("walapply " + config_.source_node + "->" + config_.local_node))));
+  // In a deadlock with the node's own transactions, the link is the one
+  // that gives way: its session looks for deadlocks sooner than theirs
+  // (PostgreSQL's default is 1 s), so it is the one rolled back, and it
+  // applies the transaction again.  (A role that may not set it keeps the
+  // server's value.)
+  if (!conn_.Exec("SET deadlock_timeout = '100ms'").ok() && !conn_.connected())
+    return Status::Retry(fmt::format("target {}: connection lost", name_));
   {
     // Conflict detection reads every local row's commit time and origin.
     PgResult res;
