@@ -38,6 +38,8 @@ PACKAGES=(
 	nlohmann-json3-dev
 	libmongoc-dev
 	libbson-dev
+	# the certificate of the SSL test
+	openssl
 	python3-mockupdb
 	python3-mongomock
 	python3-bson-ext python3-pymongo-ext python3-psycopg2

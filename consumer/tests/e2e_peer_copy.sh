@@ -18,12 +18,33 @@
 #    and logged), and a run meeting a tombstone (insert_deleted).  The
 #    counters walapply prints at exit show which path each took.
 #
-#    usage: e2e_peer_copy.sh PATH_TO_WALAPPLY on|off
+#    ssl: as on, over an SSL connection to the target, where each COPY's
+#    data goes through libpq when the server asks for it (unencrypted, it
+#    goes right behind the query).
+#
+#    usage: e2e_peer_copy.sh PATH_TO_WALAPPLY on|off|ssl
 
 source "$(dirname "$0")/e2e_lib.sh"
-PIPELINE=${2:?usage: $0 PATH_TO_WALAPPLY on|off}
+MODE=${2:?usage: $0 PATH_TO_WALAPPLY on|off|ssl}
+PIPELINE=$MODE
+SSLMODE=
+if [ "$MODE" = ssl ]; then
+	PIPELINE=on
+	SSLMODE="&sslmode=require"
+fi
 
 e2e_start 55456 "track_commit_timestamp = on"
+if [ "$MODE" = ssl ]; then
+	# A self-signed certificate in the data directory, and SSL on (a reload
+	# is enough).
+	data=$(e2e_psql -c "SHOW data_directory")
+	pgcluster_as_user openssl req -new -x509 -days 2 -nodes -subj "/CN=127.0.0.1" \
+		-keyout "$data/server.key" -out "$data/server.crt" 2>"$E2E_WORK/openssl.log" ||
+		fail "openssl could not make a certificate: $(cat "$E2E_WORK/openssl.log")"
+	pgcluster_as_user chmod 600 "$data/server.key"
+	e2e_psql -c "ALTER SYSTEM SET ssl = on" -c "SELECT pg_reload_conf()" >/dev/null
+	sleep 0.5
+fi
 
 SCHEMA="$E2E_WORK/schema.sql"
 {
@@ -46,7 +67,7 @@ SQL
 e2e_psql -f "$SCHEMA"
 e2e_psql_db replay -f "$SCHEMA"
 
-TARGET="postgresql://127.0.0.1:$PGCLUSTER_PORT/replay?user=postgres&source=src&node=dst&pipeline=$PIPELINE"
+TARGET="postgresql://127.0.0.1:$PGCLUSTER_PORT/replay?user=postgres&source=src&node=dst&pipeline=$PIPELINE$SSLMODE"
 "$WALAPPLY" -d "$CONN" -S copy --create-slot
 start_walapply()
 {
@@ -111,6 +132,10 @@ COMMIT;
 SQL
 wait_applied
 e2e_compare replay
+if [ "$MODE" = ssl ]; then
+	[ "$(e2e_psql -c "SELECT string_agg(s.ssl::text, ',') FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid) WHERE a.application_name = 'walapply src->dst'")" = true ] ||
+		fail "the link's session is not over SSL"
+fi
 
 # Runs of updates (unnest(); VALUES for vals, whose arrays unnest() would
 # flatten) and of deletes.
@@ -178,9 +203,9 @@ wait_applied
 	fail "the conflicts of the plain table are not logged as expected: $(e2e_psql_db replay -c "SELECT * FROM wal2proto.conflicts WHERE relation = 'public.plain'")"
 
 # Transactions of more inserts than one COPY statement takes (COPYs of at
-# most 500 rows): one that meets nothing, and one that meets a row written
-# on the target in its second COPY (rows 2401..2800 of 2001..3200 when sent
-# ahead, 2501..3000 otherwise); the whole transaction is applied again.
+# most 250 rows): one that meets nothing (five COPYs), and one that meets a
+# row written on the target in its third COPY (rows 2481..2720 of
+# 2001..3200); the whole transaction is applied again.
 # They wait as a backlog, so that the transaction right behind (a run of
 # 100 inserts) is sent before the failure comes back: it then does not run,
 # and is applied row by row after the failed one.
