@@ -19,7 +19,7 @@ Assembler::Assembler(BufferOptions options, DeliverFn deliver,
 
 std::unique_ptr<Assembler::Open> Assembler::NewOpen() {
   auto open = std::make_unique<Open>();
-  open->txn.changes = std::make_unique<ChangeBuffer>(options_);
+  open->txn.changes = std::make_shared<ChangeBuffer>(options_);
   return open;
 }
 

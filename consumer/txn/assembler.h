@@ -40,7 +40,9 @@ namespace walapply::txn {
 
 struct Transaction {
   model::TxnInfo info;
-  std::unique_ptr<ChangeBuffer> changes;
+  // Shared: a target that sends a transaction ahead of its result keeps its
+  // changes, to apply them again if need be, without copying them.
+  std::shared_ptr<ChangeBuffer> changes;
 };
 
 class Assembler {

@@ -58,6 +58,11 @@ class ChangeBuffer {
   // the first error fn returns.
   Status ForEach(const std::function<Status(const model::Change&)>& fn) const;
 
+  // The changes ForEach would give, when all are in memory and none was
+  // rolled back; null otherwise.
+  const std::vector<model::Change>* in_memory() const {
+    return spilled_count_ == 0 && aborted_.empty() ? &memory_ : nullptr;
+  }
   size_t change_count() const { return memory_.size() + spilled_count_; }
   size_t spilled_count() const { return spilled_count_; }
   size_t memory_bytes() const { return memory_bytes_; }

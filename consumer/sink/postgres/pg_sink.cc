@@ -465,7 +465,7 @@ Status PgSink::SettleCopies(size_t keep) {
       stats_.pipelined++;
       stats_.transactions++;
       stats_.copied += t->p.copy_rows;
-      for (const auto& c : t->p.changes) {
+      for (const auto& c : t->p.changes()) {
         if (c.kind != model::ChangeKind::kMessage) stats_.changes++;
       }
       continue;
@@ -501,7 +501,7 @@ Status PgSink::SettleCopy(CopyTxn& t) {
   const Pipelined& p = t.p;
   ChangeSource each = [&](const std::function<Status(const model::Change&)>&
                               fn) {
-    for (const auto& c : p.changes) WALAPPLY_RETURN_IF_ERROR(fn(c));
+    for (const auto& c : p.changes()) WALAPPLY_RETURN_IF_ERROR(fn(c));
     return Status::Ok();
   };
   if (t.fate == CopyTxn::Fate::kFailed) {
@@ -560,7 +560,7 @@ Status PgSink::SettlePipeline() {
       failed.emplace_back(std::move(p), std::move(error));
     } else {
       stats_.transactions++;
-      for (const auto& c : p.changes) {
+      for (const auto& c : p.changes()) {
         if (c.kind != model::ChangeKind::kMessage) stats_.changes++;
       }
     }
@@ -579,7 +579,7 @@ Status PgSink::SettlePipeline() {
     if (i > 0) stats_.behind_failure++;
     ChangeSource each = [&](const std::function<Status(const model::Change&)>&
                                 fn) {
-      for (const auto& c : p.changes) WALAPPLY_RETURN_IF_ERROR(fn(c));
+      for (const auto& c : p.changes()) WALAPPLY_RETURN_IF_ERROR(fn(c));
       return Status::Ok();
     };
     WALAPPLY_RETURN_IF_ERROR(ApplyCarefully(p.info, each));
@@ -1951,16 +1951,12 @@ bool Pipelinable(const model::Relation& rel, bool full_match,
 Status PgSink::BuildPipeline(const txn::Transaction& txn, Pipelined* out) {
   out->info = txn.info;
   out->queries.clear();
-  out->changes.clear();
-  if (txn.changes->spilled_count() > 0 ||
+  if (!txn.changes->in_memory() ||
       txn.changes->memory_bytes() > kMaxPipelinedBytes) {
     return Status::Ok();
   }
-  WALAPPLY_RETURN_IF_ERROR(txn.changes->ForEach([&](const model::Change& c) {
-    out->changes.push_back(c);
-    return Status::Ok();
-  }));
-  const std::vector<model::Change>& changes = out->changes;
+  out->buffer = txn.changes;
+  const std::vector<model::Change>& changes = out->changes();
 
   // A transaction that is one run of inserts into a table without
   // tombstones goes with COPY, which costs the target much less than an

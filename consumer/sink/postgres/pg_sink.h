@@ -168,7 +168,12 @@ class PgSink : public Sink {
   // its changes are kept to apply it again if a statement met a conflict.
   struct Pipelined {
     model::TxnInfo info;
-    std::vector<model::Change> changes;
+    // The changes: the transaction's own buffer, all in memory, kept alive
+    // here.
+    std::shared_ptr<const txn::ChangeBuffer> buffer;
+    const std::vector<model::Change>& changes() const {
+      return *buffer->in_memory();
+    }
     std::vector<PipeQuery> queries;
     // Or, for a transaction that is one run of inserts: one simple query
     // (BEGIN, origin set-up, tombstone guard, COPY, COMMIT) and its data.
