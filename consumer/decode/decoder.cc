@@ -5,6 +5,8 @@
 
 #include "decode/decoder.h"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 #include <google/protobuf/arena.h>
 
@@ -144,8 +146,11 @@ Status Decoder::Decode(std::string_view bytes, Lsn lsn,
                        std::vector<Event>* out) {
   // The changes of this write point into the batch; the arena goes away
   // with the last of them.
+  // Its first block holds a typical write whole (the parsed form takes a
+  // few times the wire's bytes), so that a batch costs one allocation.
   google::protobuf::ArenaOptions arena_options;
-  arena_options.start_block_size = 4096;
+  arena_options.start_block_size =
+      std::clamp<size_t>(bytes.size() * 4, 4096, size_t{1} << 20);
   arena_options.max_block_size = 1 << 20;
   auto arena = std::make_shared<google::protobuf::Arena>(arena_options);
   pb::Batch* batch =
