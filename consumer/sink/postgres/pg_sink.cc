@@ -447,7 +447,10 @@ void PgSink::RunCopies(std::vector<CopyTxnPtr>& batch) {
       break;
     }
   }
-  if (!st.ok() || out.failed) courier_halted_ = true;
+  // (A COMMIT missing without an error cannot happen; were it to, nothing
+  // more would run either.)
+  if (!st.ok() || out.failed || out.commits < batch.size())
+    courier_halted_ = true;
 }
 
 Status PgSink::SettleCopies(size_t keep) {
@@ -462,12 +465,7 @@ Status PgSink::SettleCopies(size_t keep) {
     copies_.pop_front();
     for (const auto& piece : t->p.copy_pieces) copy_bytes_ -= piece.size();
     if (t->fate == CopyTxn::Fate::kCommitted) {
-      stats_.pipelined++;
-      stats_.transactions++;
-      stats_.copied += t->p.copy_rows;
-      for (const auto& c : t->p.changes()) {
-        if (c.kind != model::ChangeKind::kMessage) stats_.changes++;
-      }
+      CountCommitted(t->p);
       continue;
     }
     // It failed, was cut short or did not run; nor did any sent after it.
@@ -497,8 +495,21 @@ Status PgSink::SettleCopies(size_t keep) {
   return Status::Ok();
 }
 
+void PgSink::CountCommitted(const Pipelined& p) {
+  stats_.pipelined++;
+  stats_.transactions++;
+  stats_.copied += p.copy_rows;
+  for (const auto& c : p.changes()) {
+    if (c.kind != model::ChangeKind::kMessage) stats_.changes++;
+  }
+}
+
 Status PgSink::SettleCopy(CopyTxn& t) {
   const Pipelined& p = t.p;
+  if (t.fate == CopyTxn::Fate::kCommitted) {
+    CountCommitted(p);
+    return Status::Ok();
+  }
   ChangeSource each = [&](const std::function<Status(const model::Change&)>&
                               fn) {
     for (const auto& c : p.changes()) WALAPPLY_RETURN_IF_ERROR(fn(c));
@@ -555,14 +566,11 @@ Status PgSink::SettlePipeline() {
           "target {}: transaction xid {} (commit {}) in flight: {}", name_,
           p.info.xid.value(), p.info.commit_lsn.ToString(), st.message()));
     }
-    stats_.pipelined++;
     if (did_fail) {
+      stats_.pipelined++;
       failed.emplace_back(std::move(p), std::move(error));
     } else {
-      stats_.transactions++;
-      for (const auto& c : p.changes()) {
-        if (c.kind != model::ChangeKind::kMessage) stats_.changes++;
-      }
+      CountCommitted(p);
     }
   } while (!failed.empty() && !pending_.empty());
   if (failed.empty()) return Status::Ok();

@@ -216,7 +216,11 @@ class PgSink : public Sink {
   // Settles the transactions the courier has run, and waits until at most
   // `keep` remain in flight.
   Status SettleCopies(size_t keep);
+  // Applies again, carefully, a transaction that failed or did not run
+  // (counts one that committed).
   Status SettleCopy(CopyTxn& t);
+  // Counts a transaction sent ahead that committed.
+  void CountCommitted(const Pipelined& p);
   // Reads the results of the oldest transaction sent in pipeline mode; if
   // it failed, those of every later one too (which then failed as well),
   // and applies them all again carefully, in order.
