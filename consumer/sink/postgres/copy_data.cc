@@ -140,44 +140,51 @@ bool AppendBinaryNumeric(const std::string& text, std::string* out) {
     Put16(0, out);  // dscale
     return true;
   }
-  size_t pos = 0;
+  const char* p = text.data();
+  size_t n = text.size();
   bool negative = false;
-  if (pos < text.size() && text[pos] == '-') {
+  if (n > 0 && p[0] == '-') {
     negative = true;
-    pos++;
+    p++;
+    n--;
   }
-  size_t dot = text.find('.', pos);
-  std::string int_part =
-      text.substr(pos, dot == std::string::npos ? std::string::npos : dot - pos);
-  std::string frac_part =
-      dot == std::string::npos ? std::string() : text.substr(dot + 1);
-  if (int_part.empty() && frac_part.empty()) return false;
-  for (char c : int_part + frac_part) {
-    if (c < '0' || c > '9') return false;
+  const char* dot = static_cast<const char*>(std::memchr(p, '.', n));
+  size_t int_len = dot ? static_cast<size_t>(dot - p) : n;
+  size_t frac_len = dot ? n - int_len - 1 : 0;
+  const char* frac = dot ? dot + 1 : p + n;
+  if (int_len == 0 && frac_len == 0) return false;
+  for (size_t i = 0; i < int_len; i++) {
+    if (p[i] < '0' || p[i] > '9') return false;
   }
-  if (frac_part.size() > 0x3FFF) return false;  // beyond numeric's dscale
+  for (size_t i = 0; i < frac_len; i++) {
+    if (frac[i] < '0' || frac[i] > '9') return false;
+  }
+  if (frac_len > 0x3FFF) return false;  // beyond numeric's dscale
   // Base-10000 digits: the integer part grouped from the decimal point to
-  // the left, the fraction from the point to the right.
-  std::string ip((4 - int_part.size() % 4) % 4, '0');
-  ip += int_part;
-  std::string fp = frac_part;
-  fp.append((4 - fp.size() % 4) % 4, '0');
-  std::string all = ip + fp;
-  std::vector<uint16_t> digits;
-  digits.reserve(all.size() / 4);
-  for (size_t i = 0; i < all.size(); i += 4) {
-    digits.push_back(static_cast<uint16_t>(
-        (all[i] - '0') * 1000 + (all[i + 1] - '0') * 100 +
-        (all[i + 2] - '0') * 10 + (all[i + 3] - '0')));
-  }
-  int weight = static_cast<int>(ip.size() / 4) - 1;
+  // the left (zeros in front), the fraction from the point to the right
+  // (zeros behind).
+  size_t int_pad = (4 - int_len % 4) % 4;
+  size_t int_groups = (int_len + int_pad) / 4;
+  size_t groups = int_groups + (frac_len + 3) / 4;
+  auto decimal = [&](size_t at) -> int {  // at: position in the padded digits
+    if (at < int_len + int_pad)
+      return at < int_pad ? 0 : p[at - int_pad] - '0';
+    at -= int_len + int_pad;
+    return at < frac_len ? frac[at] - '0' : 0;
+  };
+  auto digit = [&](size_t g) {
+    size_t at = g * 4;
+    return static_cast<uint16_t>(decimal(at) * 1000 + decimal(at + 1) * 100 +
+                                 decimal(at + 2) * 10 + decimal(at + 3));
+  };
+  long weight = static_cast<long>(int_groups) - 1;
   size_t first = 0;
-  while (first < digits.size() && digits[first] == 0) {
+  while (first < groups && digit(first) == 0) {
     first++;
     weight--;
   }
-  size_t last = digits.size();
-  while (last > first && digits[last - 1] == 0) last--;
+  size_t last = groups;
+  while (last > first && digit(last - 1) == 0) last--;
   if (first == last) {
     weight = 0;
     negative = false;  // numeric has no negative zero
@@ -189,8 +196,8 @@ bool AppendBinaryNumeric(const std::string& text, std::string* out) {
   Put16(static_cast<uint16_t>(last - first), out);
   Put16(static_cast<uint16_t>(static_cast<int16_t>(weight)), out);
   Put16(negative ? kNumericNeg : kNumericPos, out);
-  Put16(static_cast<uint16_t>(frac_part.size()), out);
-  for (size_t i = first; i < last; i++) Put16(digits[i], out);
+  Put16(static_cast<uint16_t>(frac_len), out);
+  for (size_t g = first; g < last; g++) Put16(digit(g), out);
   return true;
 }
 

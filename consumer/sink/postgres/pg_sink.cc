@@ -1801,8 +1801,14 @@ std::string PgSink::CopyCommand(const RelState& rs,
     for (const auto& c : changes) {
       if (c.kind != model::ChangeKind::kInsert) continue;
       if (pieces->empty() || in_piece == per_piece) {
-        if (!pieces->empty()) end_piece(&pieces->back());
+        size_t size_before = 0;
+        if (!pieces->empty()) {
+          end_piece(&pieces->back());
+          size_before = pieces->back().size();
+        }
         pieces->emplace_back();
+        // A piece is about as large as the one before: no regrowing.
+        pieces->back().reserve(size_before + size_before / 8);
         in_piece = 0;
       }
       if (!add_row(NewTuple(c), &pieces->back())) return false;
