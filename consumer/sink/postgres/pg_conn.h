@@ -80,7 +80,6 @@ class PgConn {
   // error in *error, its SQLSTATE in last_sqlstate(); the queries after it
   // were skipped).  Returns an error only when the connection is lost.
   Status ReadPipeline(bool* failed, std::string* error);
-  size_t pipelines_in_flight() const { return pipelines_.size(); }
 
   // What a query of COPY transactions came to.
   struct CopyOutcome {

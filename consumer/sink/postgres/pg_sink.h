@@ -53,7 +53,11 @@
 // run, and the courier sends nothing more once a query failed), so the
 // origin's progress never passes a transaction that is not applied.  The
 // connection is the courier's while it holds a transaction: everything
-// else that uses it first settles them all (Settle()).
+// else that uses it first settles them all (Settle()).  Transactions sent
+// in pipeline mode (up to 4 ahead of their results) are kept in order by
+// the server: each is the implicit transaction of its sync point, and one
+// sent behind another sets up its origin with wal2proto.xact_setup(), which
+// fails unless the origin has reached the end of the one before.
 
 #pragma once
 
