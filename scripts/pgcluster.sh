@@ -21,7 +21,8 @@
 #    pgcluster_start sets PGCLUSTER_DIR, PGCLUSTER_DATA, PGCLUSTER_PORT,
 #    PGCLUSTER_HOST, PGCLUSTER_SOCKDIR, PGCLUSTER_LOG and PGCLUSTER_CONNSTR;
 #    several clusters can be started by saving those between calls and
-#    passing the directory to pgcluster_stop DIR.  The helpers
+#    passing the directory to pgcluster_stop DIR; pgcluster_conninfo PORT
+#    and pgcluster_query PORT [psql args...] reach any of them.  The helpers
 #    pgcluster_user, pgcluster_as_user CMD... and pgcluster_bindir are also
 #    useful on their own.
 #
@@ -141,7 +142,7 @@ HBA
 	PGCLUSTER_PORT=$port
 	PGCLUSTER_HOST=127.0.0.1
 	PGCLUSTER_SOCKDIR=$dir
-	PGCLUSTER_CONNSTR="host=127.0.0.1 port=$port user=postgres dbname=postgres"
+	PGCLUSTER_CONNSTR=$(pgcluster_conninfo "$port")
 	return 0
 }
 
@@ -173,6 +174,24 @@ pgcluster_stop()
 			PGCLUSTER_HOST PGCLUSTER_SOCKDIR PGCLUSTER_CONNSTR
 	fi
 	return 0
+}
+
+# pgcluster_conninfo PORT: the libpq connection string of the cluster on
+# 127.0.0.1:PORT.
+pgcluster_conninfo()
+{
+	echo "host=127.0.0.1 port=$1 user=postgres dbname=postgres"
+}
+
+# pgcluster_query PORT [psql args...]: psql as "postgres" on the cluster on
+# 127.0.0.1:PORT, quiet, rows unaligned and without headers, stopping at the
+# first error.  Uses $PGBIN when the caller has set it.
+pgcluster_query()
+{
+	local port=$1
+	shift
+	"${PGBIN:-$(pgcluster_bindir)}/psql" -X -q -v ON_ERROR_STOP=1 -At \
+		-h 127.0.0.1 -p "$port" -U postgres -d postgres "$@"
 }
 
 # pgcluster_psql [psql args...]: psql as "postgres" on the last started

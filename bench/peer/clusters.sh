@@ -25,7 +25,7 @@ start()
 # conn NAME: the libpq connection string of cluster NAME.
 conn()
 {
-	echo "host=127.0.0.1 port=${PORT[$1]} user=postgres dbname=postgres"
+	pgcluster_conninfo "${PORT[$1]}"
 }
 
 # q NAME psql-arguments...: psql on cluster NAME.
@@ -33,8 +33,7 @@ q()
 {
 	local name=$1
 	shift
-	"$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -At -h 127.0.0.1 -p "${PORT[$name]}" \
-		-U postgres -d postgres "$@"
+	pgcluster_query "${PORT[$name]}" "$@"
 }
 
 now()

@@ -74,7 +74,7 @@ peer_start()
 
 peer_conn()
 {
-	echo "host=127.0.0.1 port=${PEER_PORT[$1]} user=postgres dbname=postgres"
+	pgcluster_conninfo "${PEER_PORT[$1]}"
 }
 
 # peer_psql NAME [psql args...]
@@ -82,8 +82,7 @@ peer_psql()
 {
 	local name=$1
 	shift
-	"$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -At -h 127.0.0.1 -p "${PEER_PORT[$name]}" \
-		-U postgres -d postgres "$@"
+	pgcluster_query "${PEER_PORT[$name]}" "$@"
 }
 
 # peer_slot SRC DST: the slot on SRC that feeds DST.
