@@ -167,16 +167,44 @@ BEGIN
 END
 $fn$;
 
+-- Two links into one node can race on one key: one inserts it (finding no
+-- tombstone), while the other applies a newer delete of it, finds no row
+-- (the insert has not committed) and leaves a tombstone.  Both commit and
+-- the row stays, where every other node has deleted it.  So a walapply
+-- transaction takes a shared lock on the relation's inserts before it
+-- inserts a row into it (or gives a row a new key), and one that finds a
+-- row missing takes the same lock exclusively and looks again: it waits
+-- for the transactions inserting into the relation to end, and keeps new
+-- ones out until it ends.  Transaction-level advisory locks, on the key
+-- pair (hashtext('wal2proto inserts'), relation).  (Schema-qualified, with
+-- no SET clause: the planner inlines them.)
+CREATE FUNCTION wal2proto.lock_inserts(rel oid)
+RETURNS void
+LANGUAGE sql
+AS $fn$
+    SELECT pg_catalog.pg_advisory_xact_lock_shared(pg_catalog.hashtext('wal2proto inserts'), rel::pg_catalog.int4)
+$fn$;
+
+CREATE FUNCTION wal2proto.await_inserts(rel oid)
+RETURNS void
+LANGUAGE sql
+AS $fn$
+    SELECT pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('wal2proto inserts'), rel::pg_catalog.int4)
+$fn$;
+
 -- Raises an error if a table has tombstones.  walapply sends a transaction
 -- of inserts into one table with COPY, which cannot look for tombstones
 -- row by row; this guard, run first in the same transaction, makes it fall
--- back to inserts that do.
+-- back to inserts that do.  It takes the lock on the relation's inserts
+-- first (see lock_inserts), so that its look runs after any transaction
+-- holding the lock exclusively has ended.
 CREATE FUNCTION wal2proto.expect_no_tombstones(rel oid)
 RETURNS void
 LANGUAGE plpgsql
 SET search_path = pg_catalog
 AS $fn$
 BEGIN
+    PERFORM wal2proto.lock_inserts(rel);
     -- (not EXISTS, which would drop the ORDER BY that keeps the planner on
     -- the index when the table has no tombstone among many of others)
     PERFORM 1 FROM wal2proto.tombstones WHERE relid = rel
@@ -186,6 +214,47 @@ BEGIN
             USING ERRCODE = 'triggered_data_change_violation',
                   HINT = 'walapply inserts into it with statements that look for them.';
     END IF;
+END
+$fn$;
+
+-- An insert that looks for tombstones sees those committed before it
+-- started.  A delete of the same key by the node's own transaction may
+-- commit while the insert waits for it on the deleted row's key; the insert
+-- then goes in, and the newer delete loses the row here only.  So walapply
+-- looks again after inserting, with a snapshot of its own: in pipeline mode
+-- with a statement of its own, which counts the inserted rows that have
+-- tombstones now and passes the count here:
+CREATE FUNCTION wal2proto.expect_not_deleted(n bigint)
+RETURNS bigint
+LANGUAGE plpgsql
+SET search_path = pg_catalog
+AS $fn$
+BEGIN
+    IF n > 0 THEN
+        RAISE EXCEPTION 'walapply: % rows just inserted have tombstones', n
+            USING ERRCODE = 'triggered_data_change_violation',
+                  DETAIL = 'A delete of their keys committed while the insert waited for it.',
+                  HINT = 'walapply applies the transaction again row by row.';
+    END IF;
+    RETURN n;
+END
+$fn$;
+
+-- ... and otherwise in the insert's statement, through this volatile
+-- function, whose query takes a snapshot of its own: whether, now, a
+-- tombstone stands for one of `keys` of relation rel, or for a truncate of
+-- rel or of its partition part (false when nothing was inserted).
+CREATE FUNCTION wal2proto.tombstoned(inserted bigint, rel oid, part oid, keys text[])
+RETURNS boolean
+LANGUAGE plpgsql
+SET search_path = pg_catalog
+AS $fn$
+BEGIN
+    IF inserted = 0 THEN
+        RETURN false;
+    END IF;
+    RETURN EXISTS (SELECT 1 FROM wal2proto.tombstones
+                    WHERE relid = rel AND key = ANY (keys || ARRAY['*', '*' || part]));
 END
 $fn$;
 

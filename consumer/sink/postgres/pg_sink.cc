@@ -296,15 +296,17 @@ Status PgSink::Setup() {
         "pg_lsn)') IS NOT NULL "
         "AND to_regprocedure('wal2proto.expect_rows(bigint, bigint)') IS NOT "
         "NULL AND to_regprocedure('wal2proto.expect_no_tombstones(oid)') IS "
-        "NOT NULL",
+        "NOT NULL AND to_regprocedure('wal2proto.lock_inserts(oid)') IS NOT "
+        "NULL AND to_regprocedure('wal2proto.await_inserts(oid)') IS NOT NULL",
         &res);
     if (st.ok() && PQgetvalue(res.get(), 0, 0)[0] != 't') {
       st = Status::Fatal(
           "extension wal2proto on the target lacks wal2proto.conflicts, "
           "wal2proto.tombstones, wal2proto.track_deletes(regclass), "
           "wal2proto.xact_setup(pg_lsn, timestamptz, pg_lsn), "
-          "wal2proto.expect_rows(bigint, bigint) or "
-          "wal2proto.expect_no_tombstones(oid): install the "
+          "wal2proto.expect_rows(bigint, bigint), "
+          "wal2proto.expect_no_tombstones(oid), wal2proto.lock_inserts(oid) "
+          "or wal2proto.await_inserts(oid): install the "
           "current wal2proto (make install) and re-create the extension");
     }
     if (!st.ok()) {
@@ -403,7 +405,7 @@ Status PgSink::Apply(const txn::Transaction& txn) {
     // It may commit only if the one sent before it, whose results are not
     // read yet, did: wal2proto.xact_setup checks the origin's progress.
     PipeQuery& setup = next.queries[0];
-    setup.sql = "SELECT wal2proto.xact_setup($1, $2, $3)";
+    setup.sql = "SELECT wal2proto.xact_setup($1, $2, $3)" + next.locks;
     setup.params.push_back(pending_.back().info.end_lsn.ToString());
   }
   Status st = conn_.SendPipeline(next.queries);
@@ -667,6 +669,8 @@ Status PgSink::ApplyOnce(const model::TxnInfo& info,
                          const ChangeSource& each) {
   TxnCtx t{&info, Version{info.commit_time_us, config_.source_node}};
   txn_conflicts_ = 0;
+  inserts_locked_.clear();
+  inserts_awaited_.clear();
   WALAPPLY_RETURN_IF_ERROR(conn_.Exec(fmt::format(
       "BEGIN; SELECT pg_replication_origin_xact_setup('{}', '{}')",
       info.end_lsn.ToString(), TimestampText(info.commit_time_us))));
@@ -1125,6 +1129,27 @@ Status PgSink::DropTombstone(const RelState& rs, const model::Tuple& key_row) {
       params);
 }
 
+Status PgSink::LockInserts(const RelState& rs) {
+  if (rs.full_match || inserts_locked_.count(rs.tomb_oid) ||
+      inserts_awaited_.count(rs.tomb_oid)) {
+    return Status::Ok();
+  }
+  WALAPPLY_RETURN_IF_ERROR(conn_.ExecPrepared(
+      "SELECT wal2proto.lock_inserts($1)", {std::to_string(rs.tomb_oid)}));
+  inserts_locked_.insert(rs.tomb_oid);
+  return Status::Ok();
+}
+
+Status PgSink::AwaitInserts(const RelState& rs, bool* waited) {
+  *waited = false;
+  if (rs.full_match || inserts_awaited_.count(rs.tomb_oid)) return Status::Ok();
+  WALAPPLY_RETURN_IF_ERROR(conn_.ExecPrepared(
+      "SELECT wal2proto.await_inserts($1)", {std::to_string(rs.tomb_oid)}));
+  inserts_awaited_.insert(rs.tomb_oid);
+  *waited = true;
+  return Status::Ok();
+}
+
 Status PgSink::FindUniqueConflicts(const RelState& rs, const model::Tuple& row,
                                    const Local& except,
                                    std::vector<Local>* out) {
@@ -1327,11 +1352,23 @@ bool AffectedOne(const PgResult& res) {
   return n && n[0] == '1' && n[1] == '\0';
 }
 
+// An insert that found, once done, a tombstone for a key it inserted: a
+// delete committed while it waited for the deleted row's key.  Applied
+// again, the transaction's look finds the tombstone and resolves the
+// conflict (insert_deleted).
+Status DeletedMeanwhile(const std::string& table) {
+  return Status::Retry(fmt::format(
+      "a delete of a key inserted into {} committed while the insert waited "
+      "for it",
+      table));
+}
+
 }  // namespace
 
 Status PgSink::ApplyInsert(const TxnCtx& t, const RelState& rs,
                            const model::Tuple& row, bool via_update) {
   const model::Relation& rel = *rs.rel;
+  WALAPPLY_RETURN_IF_ERROR(LockInserts(rs));
   Params params;
   std::string names, values;
   std::vector<int> param_of(rel.columns.size(), 0);
@@ -1358,17 +1395,27 @@ Status PgSink::ApplyInsert(const TxnCtx& t, const RelState& rs,
         return Placeholder(param_of[i], rel.columns[i]);
       });
       if (ok) {
+        // And the key looked for again once inserted (tombstoned() has a
+        // snapshot of its own): a delete of it may have committed while
+        // the insert waited for it (see wal2proto.expect_not_deleted).
         sql = fmt::format(
-            "INSERT INTO {} ({}) SELECT {} WHERE NOT EXISTS (SELECT 1 FROM "
-            "wal2proto.tombstones WHERE relid = {} AND key IN ({}, {})) ON "
-            "CONFLICT DO NOTHING",
-            rs.qualified, names, values, rs.tomb_oid, key, TruncateKeys(rs.local_oid));
+            "WITH w AS (INSERT INTO {} ({}) SELECT {} WHERE NOT EXISTS "
+            "(SELECT 1 FROM wal2proto.tombstones WHERE relid = {} AND key IN "
+            "({}, {})) ON CONFLICT DO NOTHING RETURNING 1) SELECT count(*), "
+            "wal2proto.tombstoned(count(*), {}, {}, ARRAY[{}]) FROM w",
+            rs.qualified, names, values, rs.tomb_oid, key,
+            TruncateKeys(rs.local_oid), rs.tomb_oid, rs.local_oid, key);
       }
     }
     if (!sql.empty()) {
       PgResult res;
       WALAPPLY_RETURN_IF_ERROR(conn_.ExecPrepared(sql, params, &res));
-      if (AffectedOne(res)) return Status::Ok();
+      if (rs.full_match && AffectedOne(res)) return Status::Ok();
+      if (!rs.full_match && PQgetvalue(res.get(), 0, 0)[0] == '1') {
+        if (PQgetvalue(res.get(), 0, 1)[0] == 't')
+          return DeletedMeanwhile(rs.display);
+        return Status::Ok();
+      }
     }
   }
 
@@ -1490,12 +1537,22 @@ Status PgSink::ApplyUpdate(const TxnCtx& t, const RelState& rs,
   }
 
   stats_.slow_path++;
+  // The row moves to a key that a newer delete arriving by another link
+  // may find missing (see LockInserts).
+  if (key_changed) WALAPPLY_RETURN_IF_ERROR(LockInserts(rs));
   Local local;
-  if (rs.full_match) {
-    WALAPPLY_RETURN_IF_ERROR(
-        FindRow(rs, MatchColumns(rel), *keyrow, true, &local));
-  } else {
-    WALAPPLY_RETURN_IF_ERROR(FindRow(rs, rs.key, *keyrow, false, &local));
+  auto find = [&]() {
+    return rs.full_match
+               ? FindRow(rs, MatchColumns(rel), *keyrow, true, &local)
+               : FindRow(rs, rs.key, *keyrow, false, &local);
+  };
+  WALAPPLY_RETURN_IF_ERROR(find());
+  if (!local.found) {
+    // Missing, or inserted by another link's transaction not committed yet:
+    // after those have ended, it is one or the other.
+    bool waited = false;
+    WALAPPLY_RETURN_IF_ERROR(AwaitInserts(rs, &waited));
+    if (waited) WALAPPLY_RETURN_IF_ERROR(find());
   }
   if (!local.found) {
     Local tomb;
@@ -1570,10 +1627,17 @@ Status PgSink::ApplyDelete(const TxnCtx& t, const RelState& rs,
 
   stats_.slow_path++;
   Local local;
-  if (rs.full_match) {
-    WALAPPLY_RETURN_IF_ERROR(FindRow(rs, MatchColumns(rel), old, true, &local));
-  } else {
-    WALAPPLY_RETURN_IF_ERROR(FindRow(rs, rs.key, old, false, &local));
+  auto find = [&]() {
+    return rs.full_match ? FindRow(rs, MatchColumns(rel), old, true, &local)
+                         : FindRow(rs, rs.key, old, false, &local);
+  };
+  WALAPPLY_RETURN_IF_ERROR(find());
+  if (!local.found) {
+    // Missing, or inserted by another link's transaction not committed yet
+    // (see LockInserts).
+    bool waited = false;
+    WALAPPLY_RETURN_IF_ERROR(AwaitInserts(rs, &waited));
+    if (waited) WALAPPLY_RETURN_IF_ERROR(find());
   }
   if (!local.found) {
     Local tomb;
@@ -1643,6 +1707,8 @@ Status PgSink::FlushBatch(const TxnCtx& t) {
   std::string signature = batch_.signature;
   batch_ = Batch();
   if (changes.size() == 1) return ApplyRow(t, rs, changes[0]);
+  if (kind == model::ChangeKind::kInsert)
+    WALAPPLY_RETURN_IF_ERROR(LockInserts(rs));
   if (kind == model::ChangeKind::kInsert && changes.size() >= kMinCopyRows &&
       !copy_off_) {
     bool done = false;
@@ -1706,11 +1772,17 @@ Status PgSink::FlushBatch(const TxnCtx& t) {
       std::string key = TombstoneKey(rel, rs.key, [&](int i) {
         return "v." + Ident(rel.columns[i].name);
       });
+      // And the keys looked for again once inserted (see ApplyInsert).
+      std::string inserted_key = TombstoneKey(
+          rel, rs.key, [&](int i) { return Ident(rel.columns[i].name); });
       sql = fmt::format(
-          "INSERT INTO {} ({}) SELECT * FROM (VALUES {}) v({}) WHERE (SELECT "
-          "1 FROM wal2proto.tombstones tb WHERE tb.relid = {} AND tb.key IN "
-          "({}, {}) LIMIT 1) IS NULL ON CONFLICT DO NOTHING",
-          rs.qualified, names, rows, names, rs.tomb_oid, key, TruncateKeys(rs.local_oid));
+          "WITH w AS (INSERT INTO {} ({}) SELECT * FROM (VALUES {}) v({}) "
+          "WHERE (SELECT 1 FROM wal2proto.tombstones tb WHERE tb.relid = {} "
+          "AND tb.key IN ({}, {}) LIMIT 1) IS NULL ON CONFLICT DO NOTHING "
+          "RETURNING {} AS k) SELECT count(*), wal2proto.tombstoned(count(*), "
+          "{}, {}, array_agg(k)) FROM w",
+          rs.qualified, names, rows, names, rs.tomb_oid, key,
+          TruncateKeys(rs.local_oid), inserted_key, rs.tomb_oid, rs.local_oid);
     }
   } else if (kind == model::ChangeKind::kDelete) {
     std::string knames, cond;
@@ -1750,7 +1822,12 @@ Status PgSink::FlushBatch(const TxnCtx& t) {
   } else {
     WALAPPLY_RETURN_IF_ERROR(conn_.ExecParams(sql, params, &res));
   }
-  const char* n = PQcmdTuples(res.get());
+  bool looked_again =
+      kind == model::ChangeKind::kInsert && !rs.full_match;
+  if (looked_again && PQgetvalue(res.get(), 0, 1)[0] == 't')
+    return DeletedMeanwhile(rs.display);
+  const char* n =
+      looked_again ? PQgetvalue(res.get(), 0, 0) : PQcmdTuples(res.get());
   if (n && std::strtoul(n, nullptr, 10) == changes.size()) return Status::Ok();
   // Something met a conflict (or a row twice): one at a time, in order.
   for (const auto& c : changes) WALAPPLY_RETURN_IF_ERROR(ApplyRow(t, rs, c));
@@ -1854,8 +1931,13 @@ Status PgSink::CopyInserts(const RelState& rs, const std::string& signature,
   *done = false;
   // An insert that meets a tombstone is a conflict (insert_deleted): such
   // relations take the INSERT path, which looks for tombstones row by row.
+  // *found: whether a tombstone stands for one of the run's keys; false in
+  // *can_look when a key column has no array form (the INSERT path looks).
   const model::Relation& rel = *rs.rel;
-  if (!rs.full_match) {
+  auto look = [&](bool* found, bool* can_look) {
+    *found = false;
+    *can_look = true;
+    if (rs.full_match) return Status::Ok();
     // First whether the relation has tombstones at all (one index probe;
     // the ORDER BY keeps the planner on the index when there are none),
     // then whether one of them has a key of this run.
@@ -1864,31 +1946,37 @@ Status PgSink::CopyInserts(const RelState& rs, const std::string& signature,
         "SELECT count(*) FROM (SELECT 1 FROM wal2proto.tombstones WHERE "
         "relid = $1 ORDER BY relid, key LIMIT 1) s",
         {std::to_string(rs.tomb_oid)}, &res));
-    if (PQgetvalue(res.get(), 0, 0)[0] != '0') {
-      Params params;
-      std::string from, names;
-      std::vector<int> key = KeyByName(rel, rs.key);
-      for (size_t j = 0; j < key.size(); j++) {
-        const model::Column& col = rel.columns[key[j]];
-        if (!Unnestable(col)) return Status::Ok();  // the INSERT path looks
-        std::string literal;
-        AppendArrayLiteral(
-            ColumnValues(changes, 0, changes.size(), key[j], false),
-            &literal);
-        params.push_back(std::move(literal));
-        from += fmt::format("{}${}::{}[]", j ? ", " : "", j + 1, col.type_name);
-        names += fmt::format("{}k{}", j ? ", " : "", j);
+    if (PQgetvalue(res.get(), 0, 0)[0] == '0') return Status::Ok();
+    Params params;
+    std::string from, names;
+    std::vector<int> key = KeyByName(rel, rs.key);
+    for (size_t j = 0; j < key.size(); j++) {
+      const model::Column& col = rel.columns[key[j]];
+      if (!Unnestable(col)) {
+        *can_look = false;
+        return Status::Ok();
       }
-      std::string row = "ROW(" + names + ")::text";
-      WALAPPLY_RETURN_IF_ERROR(conn_.ExecPrepared(
-          fmt::format("SELECT count(*) FROM unnest({}) v({}) WHERE (SELECT "
-                      "1 FROM wal2proto.tombstones tb WHERE tb.relid = {} AND "
-                      "tb.key IN ({}, {}) LIMIT 1) IS NOT NULL",
-                      from, names, rs.tomb_oid, row, TruncateKeys(rs.local_oid)),
-          params, &res));
-      if (PQgetvalue(res.get(), 0, 0)[0] != '0') return Status::Ok();
+      std::string literal;
+      AppendArrayLiteral(
+          ColumnValues(changes, 0, changes.size(), key[j], false), &literal);
+      params.push_back(std::move(literal));
+      from += fmt::format("{}${}::{}[]", j ? ", " : "", j + 1, col.type_name);
+      names += fmt::format("{}k{}", j ? ", " : "", j);
     }
-  }
+    std::string row = "ROW(" + names + ")::text";
+    WALAPPLY_RETURN_IF_ERROR(conn_.ExecPrepared(
+        fmt::format("SELECT count(*) FROM unnest({}) v({}) WHERE (SELECT "
+                    "1 FROM wal2proto.tombstones tb WHERE tb.relid = {} AND "
+                    "tb.key IN ({}, {}) LIMIT 1) IS NOT NULL",
+                    from, names, rs.tomb_oid, row,
+                    TruncateKeys(rs.local_oid)),
+        params, &res));
+    *found = PQgetvalue(res.get(), 0, 0)[0] != '0';
+    return Status::Ok();
+  };
+  bool found = false, can_look = true;
+  WALAPPLY_RETURN_IF_ERROR(look(&found, &can_look));
+  if (found || !can_look) return Status::Ok();
   std::vector<std::string> pieces;
   bool binary = false;
   std::string copy = CopyCommand(rs, signature, changes, &pieces, &binary);
@@ -1911,6 +1999,11 @@ Status PgSink::CopyInserts(const RelState& rs, const std::string& signature,
     }
     return st;
   }
+  // And again once copied (each statement has a snapshot of its own): a
+  // delete may have committed while the COPY waited for it on the deleted
+  // row's key (see wal2proto.expect_not_deleted).
+  WALAPPLY_RETURN_IF_ERROR(look(&found, &can_look));
+  if (found) return DeletedMeanwhile(rs.display);
   stats_.copied += changes.size();
   *done = true;
   return Status::Ok();
@@ -1940,6 +2033,8 @@ bool Pipelinable(const model::Relation& rel, bool full_match,
   signature->clear();
   switch (c.kind) {
     case model::ChangeKind::kInsert:
+      // (the look for tombstones after the insert takes the key's values)
+      if (!full_match && !key_ok(NewTuple(c))) return false;
       break;
     case model::ChangeKind::kUpdate:
       if (full_match || HasOldTuple(c) || !key_ok(NewTuple(c))) return false;
@@ -1965,6 +2060,7 @@ bool Pipelinable(const model::Relation& rel, bool full_match,
 Status PgSink::BuildPipeline(const txn::Transaction& txn, Pipelined* out) {
   out->info = txn.info;
   out->queries.clear();
+  out->locks.clear();
   if (!txn.changes->in_memory() ||
       txn.changes->memory_bytes() > kMaxPipelinedBytes) {
     return Status::Ok();
@@ -2011,6 +2107,13 @@ Status PgSink::BuildPipeline(const txn::Transaction& txn, Pipelined* out) {
                                       rs.tomb_oid));
       for (size_t i = 0; i < out->copy_pieces.size(); i++)
         out->copy_sql += copy + "; ";
+      // And again after the COPYs: a delete may have committed while a COPY
+      // waited for it on the deleted row's key (see
+      // wal2proto.expect_not_deleted).
+      if (!rs.full_match) {
+        out->copy_sql += fmt::format(
+            "SELECT wal2proto.expect_no_tombstones({}); ", rs.tomb_oid);
+      }
       out->copy_sql += "COMMIT";
       out->copy_oid = rs.tomb_oid;
       out->copy_rows = rows;
@@ -2034,8 +2137,13 @@ Status PgSink::BuildPipeline(const txn::Transaction& txn, Pipelined* out) {
   model::ChangeKind run_kind = model::ChangeKind::kInsert;
   std::string run_signature;
   size_t run_begin = 0;
+  std::set<uint32_t> inserted;  // relations inserted into (see LockInserts)
   auto end_run = [&](size_t end) {
     if (run_rel) BuildRun(*run_rs, changes, run_begin, end, run_signature, &q);
+    if (run_rel && run_kind == model::ChangeKind::kInsert &&
+        !run_rs->full_match) {
+      inserted.insert(run_rs->tomb_oid);
+    }
     run_rel = nullptr;
   };
   auto give_up = [&]() {
@@ -2083,7 +2191,15 @@ Status PgSink::BuildPipeline(const txn::Transaction& txn, Pipelined* out) {
   end_run(changes.size());
   // Nothing to write (every change skipped): not sent, for a transaction
   // sent behind it would find the origin's progress short of its end.
-  if (q.size() == 1) q.clear();
+  if (q.size() == 1) {
+    q.clear();
+    return Status::Ok();
+  }
+  // The insert locks go with the origin set-up: the inserts' looks for
+  // tombstones run after them, at no cost of a statement.
+  for (uint32_t oid : inserted)
+    out->locks += fmt::format(", wal2proto.lock_inserts({})", oid);
+  q[0].sql += out->locks;
   return Status::Ok();
 }
 
@@ -2177,7 +2293,36 @@ void PgSink::BuildRun(const RelState& rs,
       "w",
       dml, q.params.size());
   q.prepared = true;
+  if (kind != model::ChangeKind::kInsert || rs.full_match) {
+    out->push_back(std::move(q));
+    return;
+  }
+  // The inserted rows looked for again, by a statement with a snapshot of
+  // its own: a delete of one of their keys may have committed while the
+  // insert waited for it (see wal2proto.expect_not_deleted).
+  PipeQuery check;
+  std::string arrays, knames;
+  for (int k : rs.key) {
+    size_t j = std::find(cols.begin(), cols.end(), k) - cols.begin();
+    check.params.push_back(q.params[j]);
+    check.binary.push_back(q.binary[j]);
+    arrays += fmt::format("{}${}::{}[]", arrays.empty() ? "" : ", ",
+                          check.params.size(), rel.columns[k].type_name);
+    knames += (knames.empty() ? "" : ", ") + Ident(rel.columns[k].name);
+  }
+  check.sql = fmt::format(
+      "SELECT wal2proto.expect_not_deleted(count(*)) FROM unnest({}) v({}) "
+      "WHERE (SELECT 1 FROM wal2proto.tombstones WHERE relid = {} ORDER BY "
+      "relid, key LIMIT 1) IS NOT NULL AND (SELECT 1 FROM "
+      "wal2proto.tombstones tb WHERE tb.relid = {} AND tb.key IN ({}, {}) "
+      "LIMIT 1) IS NOT NULL",
+      arrays, knames, rs.tomb_oid, rs.tomb_oid,
+      TombstoneKey(rel, rs.key,
+                   [&](int i) { return "v." + Ident(rel.columns[i].name); }),
+      TruncateKeys(rs.local_oid));
+  check.prepared = true;
   out->push_back(std::move(q));
+  out->push_back(std::move(check));
 }
 
 Status PgSink::ApplyMessage(const model::Change& message) {

@@ -179,6 +179,10 @@ class PgSink : public Sink {
       return *buffer->in_memory();
     }
     std::vector<PipeQuery> queries;
+    // What the origin set-up statement (queries[0]) also calls: the locks
+    // on the inserts of the relations the transaction inserts into (see
+    // LockInserts).
+    std::string locks;
     // Or, for a transaction that is one run of inserts: one simple query
     // (BEGIN, origin set-up, tombstone guard, COPY, COMMIT) and its data.
     std::string copy_sql;
@@ -270,6 +274,16 @@ class PgSink : public Sink {
                        Local* out);
   Status TouchTombstone(const RelState& rs, const model::Tuple& key_row);
   Status DropTombstone(const RelState& rs, const model::Tuple& key_row);
+  // Two links into one node can race on one key: an insert that finds no
+  // tombstone, and a newer delete (or update) that finds no row because the
+  // insert has not committed.  So a transaction takes the relation's insert
+  // lock, shared, before it inserts into it or moves a row to a new key;
+  // one that finds a row missing takes it exclusively (waiting for the
+  // inserting transactions to end) and looks again.  Once per relation and
+  // transaction; *waited tells whether the lock was taken just now (the
+  // look must be repeated).  See wal2proto.lock_inserts().
+  Status LockInserts(const RelState& rs);
+  Status AwaitInserts(const RelState& rs, bool* waited);
   // Rows other than `except` holding one of `row`'s other unique keys.
   Status FindUniqueConflicts(const RelState& rs, const model::Tuple& row,
                              const Local& except, std::vector<Local>* out);
@@ -325,6 +339,9 @@ class PgSink : public Sink {
   // Relations (local oid) that had tombstones when a transaction was to be
   // sent with COPY: their inserts go as statements that look for them.
   std::set<uint32_t> tombstoned_;
+  // Relations (tombstone oid) whose insert lock the transaction being
+  // applied carefully holds, shared or exclusive.
+  std::set<uint32_t> inserts_locked_, inserts_awaited_;
   std::map<const model::Relation*, RelState> relations_;
   std::unordered_map<uint32_t, std::string> origin_nodes_;  // roident -> node
   PgSinkStats stats_;
