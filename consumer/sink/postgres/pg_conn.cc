@@ -117,7 +117,7 @@ Status PgConn::ExecPrepared(const std::string& sql, const Params& params,
   if (!conn_) return Status::Retry("target: not connected");
   auto it = prepared_.find(sql);
   if (it == prepared_.end()) {
-    std::string name = fmt::format("w2p_{}", prepared_.size() + 1);
+    std::string name = fmt::format("w2p_{}", ++statements_named_);
     WALAPPLY_RETURN_IF_ERROR(
         Check(PQprepare(conn_.get(), name.c_str(), sql.c_str(), 0, nullptr),
               "prepare " + sql.substr(0, 60), nullptr));
@@ -240,9 +240,6 @@ Status PgConn::SendPipeline(const std::vector<PipeQuery>& queries) {
       if (p.sql == sql) return &p.name;
     return nullptr;
   };
-  size_t pending_prepares = 0;
-  for (const Pipeline& in_flight : pipelines_)
-    pending_prepares += in_flight.prepares.size();
   std::vector<const char*> values;
   std::vector<int> lengths, formats;
   for (const PipeQuery& q : queries) {
@@ -272,9 +269,10 @@ Status PgConn::SendPipeline(const std::vector<PipeQuery>& queries) {
       name = *pending;
     } else {
       // Known as prepared once its result says so (a pipeline that fails
-      // before it skips it).
-      name = fmt::format("w2p_{}", prepared_.size() + pending_prepares +
-                                       pipe.prepares.size() + 1);
+      // before it skips it).  Names are never used twice in a session: a
+      // pipeline may prepare a statement (before its failing check) behind
+      // one whose preparing was skipped.
+      name = fmt::format("w2p_{}", ++statements_named_);
       if (PQsendPrepare(c, name.c_str(), q.sql.c_str(), n, nullptr) != 1)
         return Lost("preparing a pipelined query failed");
       pipe.prepares.push_back({pipe.results++, q.sql, name});

@@ -125,6 +125,7 @@ class PgConn {
 
   std::unique_ptr<PGconn, PgConnDeleter> conn_;
   std::unordered_map<std::string, std::string> prepared_;  // SQL -> name
+  uint64_t statements_named_ = 0;  // the names w2p_1... given this session
   // A pipeline in flight: how many results it will give, and which of
   // them are statements it prepares (result index -> SQL).
   struct PipelinePrepare {
