@@ -221,9 +221,9 @@ $fn$;
 -- started.  A delete of the same key by the node's own transaction may
 -- commit while the insert waits for it on the deleted row's key; the insert
 -- then goes in, and the newer delete loses the row here only.  So walapply
--- looks again after inserting, with a snapshot of its own: in pipeline mode
--- with a statement of its own, which counts the inserted rows that have
--- tombstones now and passes the count here:
+-- looks (again) after inserting, with a snapshot of its own: in pipeline
+-- mode with a statement of its own, which counts the inserted rows that
+-- have tombstones and passes the count here:
 CREATE FUNCTION wal2proto.expect_not_deleted(n bigint)
 RETURNS bigint
 LANGUAGE plpgsql
@@ -233,7 +233,7 @@ BEGIN
     IF n > 0 THEN
         RAISE EXCEPTION 'walapply: % rows just inserted have tombstones', n
             USING ERRCODE = 'triggered_data_change_violation',
-                  DETAIL = 'A delete of their keys committed while the insert waited for it.',
+                  DETAIL = 'Their keys were deleted before, or while the insert waited for them.',
                   HINT = 'walapply applies the transaction again row by row.';
     END IF;
     RETURN n;

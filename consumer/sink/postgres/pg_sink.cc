@@ -2235,25 +2235,11 @@ void PgSink::BuildRun(const RelState& rs,
   if (kind == model::ChangeKind::kInsert) {
     std::string arrays;
     for (int i : cols) arrays += (arrays.empty() ? "" : ", ") + array(i, false);
-    std::string tombstones;
-    if (!rs.full_match) {
-      // No tombstone for the relation (one probe), or none for the row.
-      // Scalar subqueries, not EXISTS: in EXISTS the planner would drop the
-      // ORDER BY that keeps it on the index, and might hash every tombstone
-      // of the relation for the per-row test.
-      tombstones = fmt::format(
-          " WHERE (SELECT 1 FROM wal2proto.tombstones WHERE relid = {} ORDER "
-          "BY relid, key LIMIT 1) IS NULL OR (SELECT 1 FROM "
-          "wal2proto.tombstones tb WHERE tb.relid = {} AND tb.key IN ({}, {}) "
-          "LIMIT 1) IS NULL",
-          rs.tomb_oid, rs.tomb_oid,
-          TombstoneKey(rel, rs.key,
-                       [&](int i) { return "v." + Ident(rel.columns[i].name); }),
-          TruncateKeys(rs.local_oid));
-    }
+    // (The rows are looked for in the tombstones once inserted, by the
+    // statement after this one.)
     dml = fmt::format(
-        "INSERT INTO {} ({}) SELECT * FROM unnest({}) v({}){} RETURNING 1",
-        rs.qualified, names, arrays, names, tombstones);
+        "INSERT INTO {} ({}) SELECT * FROM unnest({}) v({}) RETURNING 1",
+        rs.qualified, names, arrays, names);
   } else if (kind == model::ChangeKind::kDelete) {
     std::string arrays, knames, cond;
     for (size_t k = 0; k < rs.key.size(); k++) {
@@ -2297,9 +2283,14 @@ void PgSink::BuildRun(const RelState& rs,
     out->push_back(std::move(q));
     return;
   }
-  // The inserted rows looked for again, by a statement with a snapshot of
-  // its own: a delete of one of their keys may have committed while the
-  // insert waited for it (see wal2proto.expect_not_deleted).
+  // The inserted rows looked for in the tombstones, by a statement with a
+  // snapshot of its own, which also sees a delete of one of their keys that
+  // committed while the insert waited for it (see
+  // wal2proto.expect_not_deleted).  First whether the relation has
+  // tombstones at all (one probe), then each row.  Scalar subqueries, not
+  // EXISTS: in EXISTS the planner would drop the ORDER BY that keeps it on
+  // the index, and might hash every tombstone of the relation for the
+  // per-row test.
   PipeQuery check;
   std::string arrays, knames;
   for (int k : rs.key) {
