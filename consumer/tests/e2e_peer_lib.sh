@@ -103,6 +103,31 @@ peer_link()
 	PEER_LINK_PID[$src-$dst]=$!
 }
 
+# peer_links "SRC-DST ...": the slots of the links, then the links.
+peer_links()
+{
+	local l
+	for l in $1; do
+		peer_slot "${l%-*}" "${l#*-}"
+	done
+	for l in $1; do
+		peer_link "${l%-*}" "${l#*-}"
+	done
+}
+
+# peer_saw_waiter NODE LOCKTYPE: whether, within 1.5 s, a session on NODE
+# waits for a lock of LOCKTYPE (pg_locks).
+peer_saw_waiter()
+{
+	local i
+	for i in $(seq 1 30); do
+		[ "$(peer_psql "$1" -c "SELECT count(*) FROM pg_locks
+		                         WHERE locktype = '$2' AND NOT granted")" != 0 ] && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
 # peer_unlink SRC DST: stops the link cleanly (SIGTERM).
 peer_unlink()
 {

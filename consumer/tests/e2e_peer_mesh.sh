@@ -38,12 +38,7 @@ for n in $NODES; do
 	peer_psql $n -c "$SCHEMA"
 done
 LINKS="a-b a-c b-a b-c c-a c-b"
-for l in $LINKS; do
-	peer_slot "${l%-*}" "${l#*-}"
-done
-for l in $LINKS; do
-	peer_link "${l%-*}" "${l#*-}"
-done
+peer_links "$LINKS"
 peer_psql a -c "INSERT INTO acc SELECT g, 0, 'init' FROM generate_series(1, 100) g"
 peer_psql a -c "INSERT INTO counters SELECT g, 0 FROM generate_series(1, 5) g"
 peer_wait_converged 30 a b c

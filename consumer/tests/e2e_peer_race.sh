@@ -46,12 +46,7 @@ for t in t1 t2 t3; do
 	                ALTER TABLE $t ENABLE ALWAYS TRIGGER slow;"
 done
 LINKS="a-b a-c b-a b-c c-a c-b"
-for l in $LINKS; do
-	peer_slot "${l%-*}" "${l#*-}"
-done
-for l in $LINKS; do
-	peer_link "${l%-*}" "${l#*-}"
-done
+peer_links "$LINKS"
 
 # wait_rows NODE SQL COUNT: until SQL (a count) gives COUNT on NODE.
 wait_rows()
@@ -70,22 +65,19 @@ wait_rows()
 # insert lock.
 race()
 {
-	local table=$1 insert=$2 change=$3 n i waited=0
+	local table=$1 insert=$2 change=$3 n
 	peer_psql c -c "$insert"
 	n=$(peer_psql c -c "SELECT count(*) FROM $table")
 	wait_rows a "SELECT count(*) FROM $table" "$n"
 	# c->b's insert is under way on b (in the trigger's sleep).
 	wait_rows b "SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'PgSleep'" 1
 	peer_psql a -c "$change"
-	for i in $(seq 1 30); do
-		if [ "$(peer_psql b -c "SELECT count(*) FROM pg_locks
-		                          WHERE locktype = 'advisory' AND NOT granted")" != 0 ]; then
-			waited=1
-			break
-		fi
-		sleep 0.05
-	done
-	[ $waited = 1 ] || fail "$table: a->b's change did not wait for c->b's insert"
+	peer_saw_waiter b advisory || fail "$table: a->b's change did not wait for c->b's insert"
+	# Done on b once a->b's change has met the row (or, were it to miss it,
+	# logged it missing): the nodes may agree before, while c->b's insert
+	# is not committed.
+	wait_rows b "SELECT count(*) FROM wal2proto.conflicts
+	              WHERE relation = 'public.$table' AND remote_origin = 'a'" 1
 	peer_wait_converged 30 a b c
 	echo "e2e: $table: a->b's change waited for c->b's insert; the nodes agree"
 }
@@ -97,7 +89,7 @@ race()
 # waits for b's delete.
 local_race()
 {
-	local table=$1 insert=$2 key=$3 n i waited=0 pdel
+	local table=$1 insert=$2 key=$3 n waited pdel
 	peer_unlink a b
 	peer_psql a -c "$insert"
 	n=$(peer_psql a -c "SELECT count(*) FROM $table")
@@ -109,16 +101,14 @@ local_race()
 	pdel=$!
 	wait_rows b "SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'PgSleep'" 1
 	peer_link a b
-	for i in $(seq 1 30); do
-		if [ "$(peer_psql b -c "SELECT count(*) FROM pg_locks
-		                          WHERE locktype = 'transactionid' AND NOT granted")" != 0 ]; then
-			waited=1
-			break
-		fi
-		sleep 0.05
-	done
+	waited=0
+	peer_saw_waiter b transactionid && waited=1
 	wait $pdel || fail "$table: b's delete failed"
 	[ $waited = 1 ] || fail "$table: a->b's insert did not wait for b's delete"
+	# Done on b once a->b's insert has met b's tombstone: the nodes agree
+	# before, while it is applied again.
+	wait_rows b "SELECT count(*) FROM wal2proto.conflicts
+	              WHERE relation = 'public.$table' AND remote_origin = 'a'" 1
 	peer_wait_converged 30 a b c
 	echo "e2e: $table: a->b's insert waited for b's delete; the nodes agree"
 }
