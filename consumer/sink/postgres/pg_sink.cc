@@ -1050,8 +1050,29 @@ std::vector<int> KeyByName(const model::Relation& rel,
 // for one partition; they are kept under the tree's root, as the others.
 // Every tombstone lookup looks for them too: a key was deleted when its row
 // was, or when its table or partition was truncated.
-std::string TruncateKeys(uint32_t local_oid) {
-  return fmt::format("'*', '*{}'", local_oid);
+std::vector<std::string> TruncateKeys(uint32_t local_oid) {
+  return {"'*'", fmt::format("'*{}'", local_oid)};
+}
+
+// SQL that is true when a tombstone under relation tomb_oid stands for the
+// key that SQL expression `key` gives, or for a truncate (see
+// TruncateKeys): one equality probe of the index for each.  Not an IN list:
+// a ScalarArrayOp, which the planner costs per element, and, planning a
+// prepared statement once while there are few tombstones, may leave out of
+// the index condition; every probe would then read all the relation's
+// tombstones.
+std::string TombstoneFor(uint32_t tomb_oid, uint32_t local_oid,
+                         const std::string& key) {
+  std::string sql = "(";
+  std::vector<std::string> keys = TruncateKeys(local_oid);
+  keys.insert(keys.begin(), key);
+  for (const std::string& k : keys) {
+    sql += fmt::format(
+        "{}(SELECT 1 FROM wal2proto.tombstones tb WHERE tb.relid = {} AND "
+        "tb.key = {} LIMIT 1) IS NOT NULL",
+        sql.size() > 1 ? " OR " : "", tomb_oid, k);
+  }
+  return sql + ")";
 }
 
 // A tombstone's key as wal2proto.record_tombstones() builds it: the text of
@@ -1090,12 +1111,23 @@ Status PgSink::FindTombstone(const RelState& rs, const model::Tuple& key_row,
   PgResult res;
   // A key deleted several times has several tombstones: the newest counts
   // (one written by this transaction, with no commit time yet, first).
+  // (The tombstones found by equality probes of the index, and read by
+  // their ctids: see TombstoneFor.)
+  std::string ctids;
+  std::vector<std::string> keys = TruncateKeys(rs.local_oid);
+  keys.insert(keys.begin(), key);
+  for (const std::string& k : keys) {
+    ctids += fmt::format(
+        "{}SELECT tb.ctid FROM wal2proto.tombstones tb WHERE tb.relid = {} "
+        "AND tb.key = {}",
+        ctids.empty() ? "" : " UNION ALL ", rs.tomb_oid, k);
+  }
   WALAPPLY_RETURN_IF_ERROR(conn_.ExecPrepared(
       fmt::format(
-          "SELECT {} FROM wal2proto.tombstones{} WHERE t.relid = {} AND "
-          "t.key IN ({}, {}) ORDER BY pg_xact_commit_timestamp(t.xmin) DESC "
-          "NULLS FIRST LIMIT 1 FOR UPDATE OF t",
-          kLocalColumns, kRowAlias, rs.tomb_oid, key, TruncateKeys(rs.local_oid)),
+          "SELECT {} FROM wal2proto.tombstones{} WHERE t.ctid = ANY (ARRAY({})) "
+          "ORDER BY pg_xact_commit_timestamp(t.xmin) DESC NULLS FIRST LIMIT 1 "
+          "FOR UPDATE OF t",
+          kLocalColumns, kRowAlias, ctids),
       params, &res));
   if (PQntuples(res.get()) == 0) return Status::Ok();
   ReadLocal(res.get(), 0, 0, out);
@@ -1399,12 +1431,12 @@ Status PgSink::ApplyInsert(const TxnCtx& t, const RelState& rs,
         // snapshot of its own): a delete of it may have committed while
         // the insert waited for it (see wal2proto.expect_not_deleted).
         sql = fmt::format(
-            "WITH w AS (INSERT INTO {} ({}) SELECT {} WHERE NOT EXISTS "
-            "(SELECT 1 FROM wal2proto.tombstones WHERE relid = {} AND key IN "
-            "({}, {})) ON CONFLICT DO NOTHING RETURNING 1) SELECT count(*), "
+            "WITH w AS (INSERT INTO {} ({}) SELECT {} WHERE NOT {} ON CONFLICT "
+            "DO NOTHING RETURNING 1) SELECT count(*), "
             "wal2proto.tombstoned(count(*), {}, {}, ARRAY[{}]) FROM w",
-            rs.qualified, names, values, rs.tomb_oid, key,
-            TruncateKeys(rs.local_oid), rs.tomb_oid, rs.local_oid, key);
+            rs.qualified, names, values,
+            TombstoneFor(rs.tomb_oid, rs.local_oid, key), rs.tomb_oid,
+            rs.local_oid, key);
       }
     }
     if (!sql.empty()) {
@@ -1777,12 +1809,12 @@ Status PgSink::FlushBatch(const TxnCtx& t) {
           rel, rs.key, [&](int i) { return Ident(rel.columns[i].name); });
       sql = fmt::format(
           "WITH w AS (INSERT INTO {} ({}) SELECT * FROM (VALUES {}) v({}) "
-          "WHERE (SELECT 1 FROM wal2proto.tombstones tb WHERE tb.relid = {} "
-          "AND tb.key IN ({}, {}) LIMIT 1) IS NULL ON CONFLICT DO NOTHING "
-          "RETURNING {} AS k) SELECT count(*), wal2proto.tombstoned(count(*), "
-          "{}, {}, array_agg(k)) FROM w",
-          rs.qualified, names, rows, names, rs.tomb_oid, key,
-          TruncateKeys(rs.local_oid), inserted_key, rs.tomb_oid, rs.local_oid);
+          "WHERE NOT {} ON CONFLICT DO NOTHING RETURNING {} AS k) SELECT "
+          "count(*), wal2proto.tombstoned(count(*), {}, {}, array_agg(k)) "
+          "FROM w",
+          rs.qualified, names, rows, names,
+          TombstoneFor(rs.tomb_oid, rs.local_oid, key), inserted_key,
+          rs.tomb_oid, rs.local_oid);
     }
   } else if (kind == model::ChangeKind::kDelete) {
     std::string knames, cond;
@@ -1965,11 +1997,8 @@ Status PgSink::CopyInserts(const RelState& rs, const std::string& signature,
     }
     std::string row = "ROW(" + names + ")::text";
     WALAPPLY_RETURN_IF_ERROR(conn_.ExecPrepared(
-        fmt::format("SELECT count(*) FROM unnest({}) v({}) WHERE (SELECT "
-                    "1 FROM wal2proto.tombstones tb WHERE tb.relid = {} AND "
-                    "tb.key IN ({}, {}) LIMIT 1) IS NOT NULL",
-                    from, names, rs.tomb_oid, row,
-                    TruncateKeys(rs.local_oid)),
+        fmt::format("SELECT count(*) FROM unnest({}) v({}) WHERE {}", from,
+                    names, TombstoneFor(rs.tomb_oid, rs.local_oid, row)),
         params, &res));
     *found = PQgetvalue(res.get(), 0, 0)[0] != '0';
     return Status::Ok();
@@ -2304,13 +2333,12 @@ void PgSink::BuildRun(const RelState& rs,
   check.sql = fmt::format(
       "SELECT wal2proto.expect_not_deleted(count(*)) FROM unnest({}) v({}) "
       "WHERE (SELECT 1 FROM wal2proto.tombstones WHERE relid = {} ORDER BY "
-      "relid, key LIMIT 1) IS NOT NULL AND (SELECT 1 FROM "
-      "wal2proto.tombstones tb WHERE tb.relid = {} AND tb.key IN ({}, {}) "
-      "LIMIT 1) IS NOT NULL",
-      arrays, knames, rs.tomb_oid, rs.tomb_oid,
-      TombstoneKey(rel, rs.key,
-                   [&](int i) { return "v." + Ident(rel.columns[i].name); }),
-      TruncateKeys(rs.local_oid));
+      "relid, key LIMIT 1) IS NOT NULL AND {}",
+      arrays, knames, rs.tomb_oid,
+      TombstoneFor(rs.tomb_oid, rs.local_oid,
+                   TombstoneKey(rel, rs.key, [&](int i) {
+                     return "v." + Ident(rel.columns[i].name);
+                   })));
   check.prepared = true;
   out->push_back(std::move(q));
   out->push_back(std::move(check));
