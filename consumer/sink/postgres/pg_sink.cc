@@ -280,6 +280,21 @@ Status PgSink::Connect() {
 }
 
 Status PgSink::Setup() {
+  // Installing the triggers locks every table, in an order the node's own
+  // transactions do not follow: in a deadlock with them this session gives
+  // way (its deadlock_timeout is short) and sets up again.
+  for (int attempt = 1;; attempt++) {
+    Status st = SetupOnce();
+    // (a deadlock is a retryable error; the ROLLBACK after it has reset
+    // the connection's last SQLSTATE)
+    if (st.ok() || !st.retryable() || !conn_.connected() || attempt >= 10)
+      return st;
+    spdlog::warn("target {}: {}; setting up again", name_, st.message());
+    std::this_thread::sleep_for(std::chrono::milliseconds(50 * attempt));
+  }
+}
+
+Status PgSink::SetupOnce() {
   // Serialised: several links into one node set up at the same time.
   WALAPPLY_RETURN_IF_ERROR(conn_.Exec(
       "BEGIN; SELECT pg_advisory_xact_lock(hashtext('wal2proto setup')); "

@@ -252,7 +252,10 @@ class PgSink : public Sink {
   Status CopyInserts(const RelState& rs, const std::string& signature,
                      const std::vector<model::Change>& changes, bool* done);
   Status ApplyRow(const TxnCtx& t, const RelState& rs, const model::Change& c);
+  // Installs the extension, and the tombstone triggers on every table with
+  // a key (SetupOnce), again after a deadlock.
   Status Setup();
+  Status SetupOnce();
   Status ApplyOnce(const model::TxnInfo& info, const ChangeSource& each);
   Status ApplyChange(const TxnCtx& t, const model::Change& change);
   Result<RelState*> State(const model::RelationPtr& rel);
