@@ -1060,18 +1060,18 @@ std::vector<int> KeyByName(const model::Relation& rel,
   return cols;
 }
 
-// The keys of the tombstones a TRUNCATE leaves (none is the text of a row,
-// which starts with "("): '*' for a whole table or partition tree, '*OID'
-// for one partition; they are kept under the tree's root, as the others.
-// Every tombstone lookup looks for them too: a key was deleted when its row
+// The tombstone keys a lookup of SQL expression `key` looks for: the key,
+// and those a TRUNCATE leaves (none is the text of a row, which starts with
+// "("): '*' for a whole table or partition tree, '*OID' for one partition,
+// kept under the tree's root as the others.  A key was deleted when its row
 // was, or when its table or partition was truncated.
-std::vector<std::string> TruncateKeys(uint32_t local_oid) {
-  return {"'*'", fmt::format("'*{}'", local_oid)};
+std::vector<std::string> LookupKeys(uint32_t local_oid, const std::string& key) {
+  return {key, "'*'", fmt::format("'*{}'", local_oid)};
 }
 
 // SQL that is true when a tombstone under relation tomb_oid stands for the
-// key that SQL expression `key` gives, or for a truncate (see
-// TruncateKeys): one equality probe of the index for each.  Not an IN list:
+// key that SQL expression `key` gives, or for a truncate (see LookupKeys):
+// one equality probe of the index for each.  Not an IN list:
 // a ScalarArrayOp, which the planner costs per element, and, planning a
 // prepared statement once while there are few tombstones, may leave out of
 // the index condition; every probe would then read all the relation's
@@ -1079,9 +1079,7 @@ std::vector<std::string> TruncateKeys(uint32_t local_oid) {
 std::string TombstoneFor(uint32_t tomb_oid, uint32_t local_oid,
                          const std::string& key) {
   std::string sql = "(";
-  std::vector<std::string> keys = TruncateKeys(local_oid);
-  keys.insert(keys.begin(), key);
-  for (const std::string& k : keys) {
+  for (const std::string& k : LookupKeys(local_oid, key)) {
     sql += fmt::format(
         "{}(SELECT 1 FROM wal2proto.tombstones tb WHERE tb.relid = {} AND "
         "tb.key = {} LIMIT 1) IS NOT NULL",
@@ -1129,9 +1127,7 @@ Status PgSink::FindTombstone(const RelState& rs, const model::Tuple& key_row,
   // (The tombstones found by equality probes of the index, and read by
   // their ctids: see TombstoneFor.)
   std::string ctids;
-  std::vector<std::string> keys = TruncateKeys(rs.local_oid);
-  keys.insert(keys.begin(), key);
-  for (const std::string& k : keys) {
+  for (const std::string& k : LookupKeys(rs.local_oid, key)) {
     ctids += fmt::format(
         "{}SELECT tb.ctid FROM wal2proto.tombstones tb WHERE tb.relid = {} "
         "AND tb.key = {}",
